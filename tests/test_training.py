@@ -1,0 +1,103 @@
+"""The training step, schedule, checkpoints and export, in process on tiny networks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+
+from translate.checkpoint import architecture_differences, list_checkpoints, resolve_resume
+from translate.config import TrainConfig
+from translate.training import Trainer, linear_decay
+from translate.weights import load_generator
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
+def tiny_config(dataset, output_dir, **overrides) -> TrainConfig:
+    values = dict(
+        data=str(dataset), output_dir=str(output_dir), load_size=36, crop_size=32, batch_size=2, steps=4,
+        decay_steps=2, num_workers=0, trackers="none", log_every=1, sample_every=2, checkpoint_every=2,
+        generator={"ngf": 8, "n_blocks": 2}, discriminator={"ndf": 8, "n_layers": 2}, pool_size=3,
+    )
+    values.update(overrides)
+    return TrainConfig.from_dict(values)
+
+
+def test_one_step_changes_all_networks_with_finite_losses(dataset, tmp_path):
+    trainer = Trainer(tiny_config(dataset, tmp_path / "run"))
+    before = {name: [p.detach().clone() for p in getattr(trainer.nets, name).parameters()]
+              for name in ("G_AB", "G_BA", "D_A", "D_B")}
+    losses = trainer.train_step(*trainer.next_batch())
+    expected = {"G_adv_AB", "G_adv_BA", "cycle_A", "cycle_B", "identity_A", "identity_B", "D_A", "D_B"}
+    assert set(losses) == expected
+    assert all(math.isfinite(v.item()) for v in losses.values())
+    for name, old in before.items():
+        new = list(getattr(trainer.nets, name).parameters())
+        changed = sum(not torch.equal(a, b) for a, b in zip(old, new, strict=True))
+        assert changed == len(old), f"{name}: only {changed} of {len(old)} tensors changed"
+
+
+def test_no_identity_loss_when_weight_is_zero(dataset, tmp_path):
+    trainer = Trainer(tiny_config(dataset, tmp_path / "run", lambda_identity=0.0))
+    losses = trainer.train_step(*trainer.next_batch())
+    assert "identity_A" not in losses and "identity_B" not in losses
+
+
+def test_linear_decay_schedule():
+    factor = linear_decay(TrainConfig(steps=10, decay_steps=4))
+    assert [factor(s) for s in range(6)] == [1.0] * 6
+    assert factor(7) == pytest.approx(1 - 1 / 5)
+    assert factor(9) == pytest.approx(1 - 3 / 5)
+    assert factor(10) == pytest.approx(1 - 4 / 5)
+
+
+def test_fit_writes_checkpoints_samples_metrics_and_weights(dataset, tmp_path):
+    config = tiny_config(dataset, tmp_path / "run", keep_checkpoints=1)
+    folder = Trainer(config).fit()
+    run = tmp_path / "run"
+    assert [p.name for p in list_checkpoints(run)] == ["step-00000004"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-00000002.png", "step-00000004.png"]
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert any('"eval/AtoB_ssim"' in line for line in lines)
+    assert sum('"loss/cycle_A"' in line for line in lines) == 4
+    for direction in ("AtoB", "BtoA"):
+        generator, info = load_generator(folder, direction)
+        assert info.generator.ngf == 8
+        assert info.image_size == 36
+
+
+def test_resume_refuses_a_different_architecture(dataset, tmp_path):
+    Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1)).fit()
+    AcceleratorState._reset_state(True)
+    changed = tiny_config(dataset, tmp_path / "run", generator={"ngf": 16, "n_blocks": 2})
+    with pytest.raises(ValueError, match=r"generator\.ngf: checkpoint has 8, requested 16"):
+        Trainer(changed, resume="latest")
+
+
+def test_resume_latest_without_checkpoint_is_explained(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        resolve_resume("latest", tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
+        resolve_resume(str(tmp_path), tmp_path)
+
+
+def test_architecture_differences_lists_fields():
+    saved = TrainConfig().to_dict()
+    requested = TrainConfig(generator={"ngf": 32, "n_blocks": 6})
+    assert architecture_differences(saved, requested) == [
+        "generator.ngf: checkpoint has 64, requested 32",
+        "generator.n_blocks: checkpoint has 9, requested 6",
+    ]
+
+
+def test_missing_data_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        Trainer(tiny_config(tmp_path / "nowhere", tmp_path / "run"))

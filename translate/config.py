@@ -1,0 +1,175 @@
+"""Training configuration: one typed dataclass, loadable from YAML or JSON, overridable from the command line.
+
+The whole config is stored in every checkpoint, so a checkpoint alone rebuilds its run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from translate.networks import DiscriminatorConfig, GeneratorConfig
+
+MIXED_PRECISION_CHOICES = ("no", "bf16", "fp16")
+GAN_MODES = ("lsgan", "vanilla")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs. Defaults follow the published CycleGAN recipe."""
+
+    # Data: a folder with trainA/ and trainB/ (optionally testA/ and testB/).
+    data: str = ""
+    output_dir: str = "runs/cyclegan"
+    domain_a: str = "A"
+    domain_b: str = "B"
+    load_size: int = 286  # shorter image side after resizing, in pixels, before the random crop
+    crop_size: int = 256  # square training crop, in pixels
+    flip: bool = True
+    num_workers: int = 2
+
+    # Networks.
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+    # Losses: least-squares GAN, cycle L1 weighted lambda_cycle in each direction, identity L1
+    # weighted lambda_identity * lambda_cycle.
+    gan_mode: str = "lsgan"
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50  # generated images kept for the discriminators; 0 disables the pool
+
+    # Optimisation: Adam at a constant rate for (steps - decay_steps) steps, then linear decay to 0.
+    batch_size: int = 1  # per process
+    steps: int = 10000
+    decay_steps: int = 5000
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema_decay: float = 0.999  # exponential moving average of generator weights; 0 disables it
+
+    # Runtime.
+    mixed_precision: str = "no"
+    seed: int = 0
+    log_every: int = 50  # steps between logged scalars
+    sample_every: int = 500  # steps between sample grids
+    checkpoint_every: int = 1000  # steps between checkpoints
+    keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
+    trackers: str = "tensorboard"  # comma-separated Accelerate tracker names, or "none"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.generator, dict):
+            self.generator = GeneratorConfig(**self.generator)
+        if isinstance(self.discriminator, dict):
+            self.discriminator = DiscriminatorConfig(**self.discriminator)
+        self.validate()
+
+    def validate(self) -> None:
+        def require(condition: bool, message: str) -> None:
+            if not condition:
+                raise ValueError(f"Invalid training config: {message}")
+
+        require(self.crop_size >= 16, f"crop_size must be at least 16 pixels, got {self.crop_size}")
+        require(self.crop_size % 4 == 0, f"crop_size must be a multiple of 4, got {self.crop_size}")
+        require(
+            self.load_size >= self.crop_size,
+            f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})",
+        )
+        require(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
+        require(self.steps >= 1, f"steps must be at least 1, got {self.steps}")
+        require(
+            0 <= self.decay_steps <= self.steps,
+            f"decay_steps must be between 0 and steps ({self.steps}), got {self.decay_steps}",
+        )
+        require(self.lr > 0, f"lr must be positive, got {self.lr}")
+        require(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        require(self.pool_size >= 0, f"pool_size must be 0 or more, got {self.pool_size}")
+        require(
+            self.mixed_precision in MIXED_PRECISION_CHOICES,
+            f"mixed_precision must be one of {MIXED_PRECISION_CHOICES}, got {self.mixed_precision!r}",
+        )
+        require(self.gan_mode in GAN_MODES, f"gan_mode must be one of {GAN_MODES}, got {self.gan_mode!r}")
+        require(self.num_workers >= 0, f"num_workers must be 0 or more, got {self.num_workers}")
+        for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
+            require(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
+        require(
+            self.generator.in_channels == self.discriminator.in_channels,
+            "generator.in_channels and discriminator.in_channels must be equal",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown training config fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Config file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
+        return cls.from_dict(values)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _flat_fields() -> list[tuple[str, type, Any]]:
+    """List every config field as (dotted name, type, default), nested network fields included."""
+    result: list[tuple[str, type, Any]] = []
+    for f in fields(TrainConfig):
+        if f.name in ("generator", "discriminator"):
+            sub = GeneratorConfig if f.name == "generator" else DiscriminatorConfig
+            for g in fields(sub):
+                result.append((f"{f.name}.{g.name}", type(g.default), g.default))
+        else:
+            default = f.default if f.default is not MISSING else None
+            result.append((f.name, type(default), default))
+    return result
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config FILE`` and one ``--FIELD`` option per config field (``--generator.ngf 32``)."""
+    parser.add_argument("--config", help="YAML or JSON file with config fields; options below override it")
+    group = parser.add_argument_group("config fields (override the file)")
+    for name, kind, default in _flat_fields():
+        converter = _parse_bool if kind is bool else kind
+        group.add_argument(f"--{name}", type=converter, default=None, metavar=kind.__name__.upper(),
+                           help=f"default: {default!r}")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Merge defaults, the ``--config`` file and command-line overrides, in that order."""
+    values: dict[str, Any] = {}
+    if args.config:
+        values = TrainConfig.from_file(args.config).to_dict()
+    for name, _, _ in _flat_fields():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if "." in name:
+            section, key = name.split(".", 1)
+            values.setdefault(section, {})[key] = value
+        else:
+            values[name] = value
+    return TrainConfig.from_dict(values)

@@ -1,0 +1,162 @@
+"""Translating images with a trained generator: the ``Translator`` Python API.
+
+The output always has the input's exact width and height. By default the network runs at the
+scale the model was trained at (``image_size`` in its ``config.json``: the input is resized with
+its aspect ratio kept, translated, and resized back); ``full_resolution=True`` runs it on the
+input's own pixels instead. Either way the image is reflect-padded to a multiple of 4 and
+cropped back, never stretched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from translate.image_io import open_image, split_alpha, to_pil, to_tensor
+from translate.networks import ResnetGenerator
+from translate.weights import ModelInfo, load_generator
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def pad_to_multiple(
+    batch: torch.Tensor, multiple: int = 4, minimum: int = 8
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad ``[N, C, H, W]`` on the bottom and right to multiples of ``multiple``; return it and the old size.
+
+    Sides are padded to at least ``minimum`` pixels, because instance norm needs more than one
+    value per channel at the generator's H/4 x W/4 bottleneck. Reflection padding needs the pad
+    to be smaller than the side, so tiny images are padded by repeating their edge pixels instead.
+    """
+    height, width = batch.shape[-2:]
+    pad_h = max(minimum, height + (-height) % multiple) - height
+    pad_w = max(minimum, width + (-width) % multiple) - width
+    if pad_h == 0 and pad_w == 0:
+        return batch, (height, width)
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(batch, (0, pad_w, 0, pad_h), mode=mode), (height, width)
+
+
+def run_generator(generator: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Run ``generator`` on ``[N, C, H, W]`` of any size, padding to a multiple of 4 and cropping back."""
+    padded, (height, width) = pad_to_multiple(batch)
+    return generator(padded)[..., :height, :width]
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """Return the autocast dtype for a precision name, or ``None`` for plain fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    # auto: bf16 where the hardware runs it natively, else fp32 on CPU and fp16 on older GPUs.
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and _cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
+def _cpu_has_native_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Translator:
+    """Translate images with one direction of a weights folder.
+
+    >>> translator = Translator("weights/emoji", direction="AtoB")
+    >>> result = translator("photo.png")   # PIL image, same size as the input, alpha kept
+
+    ``precision`` is ``auto`` (bf16 autocast where the hardware supports it natively), ``fp32``,
+    ``bf16`` or ``fp16``.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path,
+        direction: str = "AtoB",
+        *,
+        device: str | torch.device | None = None,
+        precision: str = "auto",
+        full_resolution: bool = False,
+    ) -> None:
+        self.device = torch.device(device) if device is not None else _default_device()
+        generator, info = load_generator(weights, direction)
+        self.generator: ResnetGenerator = generator.to(self.device).eval()
+        self.info: ModelInfo = info
+        self.direction = direction
+        self.autocast_dtype = resolve_precision(precision, self.device)
+        self.full_resolution = full_resolution
+
+    @property
+    def description(self) -> str:
+        return self.info.describe(self.direction)
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    @torch.inference_mode()
+    def translate_tensor(self, batch: torch.Tensor) -> torch.Tensor:
+        """Translate ``[N, C, H, W]`` in [-1, 1] at its own resolution; returns float32 on the CPU."""
+        with self._autocast():
+            output = run_generator(self.generator, batch.to(self.device))
+        return output.float().cpu()
+
+    def working_size(self, width: int, height: int) -> tuple[int, int]:
+        """Return the (width, height) the network runs at for an input of that size."""
+        if self.full_resolution:
+            return width, height
+        scale = self.info.image_size / min(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def __call__(self, image: str | Path | Image.Image | np.ndarray) -> Image.Image:
+        return self.translate(image)
+
+    def translate(self, image: str | Path | Image.Image | np.ndarray) -> Image.Image:
+        """Translate a path, PIL image or uint8 array; returns a PIL image of the input's size.
+
+        The EXIF orientation is applied first. An alpha channel is set aside, the colour is
+        translated, and the alpha is put back unchanged.
+        """
+        picture = open_image(image)
+        rgb, alpha = split_alpha(picture)
+        if self.generator.config.in_channels == 1:
+            rgb = rgb.convert("L")
+        width, height = rgb.size
+        work_width, work_height = self.working_size(width, height)
+        working = rgb if (work_width, work_height) == (width, height) else rgb.resize(
+            (work_width, work_height), Image.Resampling.LANCZOS
+        )
+        output = to_pil(self.translate_tensor(to_tensor(working).unsqueeze(0))[0])
+        if output.size != (width, height):
+            output = output.resize((width, height), Image.Resampling.LANCZOS)
+        if alpha is not None:
+            output = output.convert("RGBA" if output.mode == "RGB" else "LA")
+            output.putalpha(alpha)
+        return output
+
+
+def _default_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
