@@ -136,12 +136,30 @@ def build(output: Path, packages_dir: Path) -> dict:
     return manifest
 
 
+def write_sample(dataset: Path, sample: Path, count: int) -> int:
+    """Copy ``count`` evenly spaced held-out pairs of ``dataset`` into ``sample``/testA and testB."""
+    names = sorted(p.name for p in (dataset / "testA").iterdir())
+    if not names:
+        raise ValueError(f"{dataset / 'testA'} is empty; build the dataset first")
+    stride = max(1, len(names) // count)
+    chosen = names[::stride][:count]
+    for folder in ("testA", "testB"):
+        shutil.rmtree(sample / folder, ignore_errors=True)
+        (sample / folder).mkdir(parents=True)
+        for name in chosen:
+            shutil.copy2(dataset / folder / name, sample / folder / name)
+    return len(chosen)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("output", type=Path, help="dataset folder to create (trainA/, trainB/, testA/, testB/)")
     parser.add_argument("--packages", type=Path,
                         help="folder with the npm .tgz files; they are fetched into it when missing "
                              "(default: a temporary folder)")
+    parser.add_argument("--sample", type=Path,
+                        help="also copy a small set of held-out pairs into this folder (testA/, testB/)")
+    parser.add_argument("--sample-size", type=int, default=48, help="number of held-out pairs for --sample")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as temporary:
         packages_dir = args.packages or Path(temporary)
@@ -153,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     counts = manifest["counts"]
     print(f"Wrote {args.output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if args.sample:
+        copied = write_sample(args.output, args.sample, args.sample_size)
+        print(f"Wrote {copied} held-out pairs to {args.sample}")
     return 0
 
 

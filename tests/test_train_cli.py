@@ -92,3 +92,38 @@ def test_two_processes_train_and_stay_in_sync(dataset, tmp_path):
     pools = torch.load(run / "checkpoints" / "step-00000004" / "state.pt", weights_only=True)["pools"]
     assert len(pools) == 2
     assert (run / "weights" / "G_AB.safetensors").is_file()
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes(dataset, tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    command = [
+        PYTHON, "-m", "translate.cli.train", "--data", str(dataset), "--output_dir", str(run),
+        "--load_size", "36", "--crop_size", "32", "--batch_size", "1", "--num_workers", "0", "--steps", "100000",
+        "--decay_steps", "2", "--log_every", "1", "--checkpoint_every", "100000", "--trackers", "none",
+        *TINY_ARCHITECTURE,
+    ]
+    process = subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "Stop requested" in stderr
+    checkpoints = sorted((run / "checkpoints").iterdir())
+    assert len(checkpoints) == 1
+    stopped_at = int(checkpoints[0].name.split("-")[1])
+    assert 3 <= stopped_at < 100000
+    assert not (run / "weights").exists(), "an interrupted run must not export as if finished"
+
+    # The last --steps on the command line wins.
+    resumed = subprocess.run([*command, "--steps", str(stopped_at + 2), "--resume", "latest"],
+                             cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resumed from {run / 'checkpoints' / checkpoints[0].name} at step {stopped_at}" in resumed.stderr
+    assert (run / "weights" / "config.json").is_file()

@@ -110,7 +110,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"Unknown training config fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"Unknown training config fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}"
+            )
         return cls(**values)
 
     @classmethod

@@ -86,7 +86,7 @@ def _image_from_array(array: np.ndarray) -> Image.Image:
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
         raise ValueError(f"Expected an HxW, HxWx3 or HxWx4 array, got shape {array.shape}")
     if array.dtype != np.uint8:
-        if np.issubdtype(array.dtype, np.floating) and array.size and 0.0 <= array.min() and array.max() <= 1.0:
+        if np.issubdtype(array.dtype, np.floating) and array.size and array.min() >= 0.0 and array.max() <= 1.0:
             array = np.rint(array * 255.0).astype(np.uint8)
         else:
             raise ValueError(

@@ -8,6 +8,10 @@ from translate.config import TrainConfig
 def training_model_card(config: TrainConfig, steps: int, evaluation: dict[str, float] | None = None) -> str:
     """Describe a model exported by a training run: domains, data, architecture, recipe and scores."""
     g = config.generator
+    if config.ema_decay:
+        weights = f"exponential moving average of the generator weights, decay {config.ema_decay}"
+    else:
+        weights = "final generator weights"
     lines = [
         "---",
         "library_name: cyclegan-translate",
@@ -29,7 +33,7 @@ def training_model_card(config: TrainConfig, steps: int, evaluation: dict[str, f
         f"({config.decay_steps} decay steps), mixed precision {config.mixed_precision}",
         f"- Losses: {config.gan_mode} GAN, cycle weight {config.lambda_cycle}, identity weight "
         f"{config.lambda_identity} x cycle weight",
-        f"- Weights: {'EMA of the generator weights, decay ' + str(config.ema_decay) if config.ema_decay else 'final generator weights'}",
+        f"- Weights: {weights}",
     ]
     if evaluation:
         lines += ["", "## Evaluation", ""]

@@ -8,6 +8,7 @@ exactly where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -80,10 +81,10 @@ class StopRequest:
 
     def __enter__(self) -> StopRequest:
         for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
+            # signal.signal raises ValueError outside the main thread (for example in a notebook
+            # worker); training then simply ignores the signals.
+            with contextlib.suppress(ValueError):
                 self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread, for example under a test runner's thread
-                pass
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -358,7 +359,7 @@ class Trainer:
             generator.eval()
             device = self.accelerator.device
 
-            def translate_fn(batch: torch.Tensor, generator=generator) -> torch.Tensor:
+            def translate_fn(batch: torch.Tensor, generator=generator, device=device) -> torch.Tensor:
                 with self.accelerator.autocast():
                     return run_generator(generator, batch.to(device)).float()
 
@@ -441,7 +442,8 @@ class Trainer:
                     values["images_per_second"] = window_images / max(elapsed, 1e-9)
                     window_start, window_images = time.perf_counter(), 0
                     accelerator.log(values, step=self.step)
-                    progress.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")})
+                    shown = {k.split("/")[-1]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")}
+                    progress.set_postfix(shown)
                     if accelerator.is_main_process:
                         with metrics_path.open("a", encoding="utf-8") as stream:
                             stream.write(json.dumps({"step": self.step, **values}) + "\n")
@@ -495,6 +497,10 @@ def _flat(values: dict, prefix: str = "") -> dict:
 
 
 def train(config: TrainConfig, *, resume: str | None = None) -> Path | None:
-    """Train a CycleGAN from ``config`` (resuming from a checkpoint folder or ``"latest"``); return the weights folder."""
+    """Train a CycleGAN from ``config``, optionally resuming; return the exported weights folder.
+
+    ``resume`` is a checkpoint folder or ``"latest"``. Returns ``None`` on processes other than
+    the main one, and when a stop signal ended the run early.
+    """
     logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
     return Trainer(config, resume=resume).fit()

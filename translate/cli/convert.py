@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the network at each image's own size instead of the model's training scale")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto picks bf16 where the hardware supports it natively; fp32 is the exact path")
-    parser.add_argument("--device", default=None, help="torch device, for example cpu or cuda:0 (default: best available)")
+    parser.add_argument("--device", default=None,
+                        help="torch device, for example cpu or cuda:0 (default: the best available)")
     parser.add_argument("--overwrite", action="store_true", help="translate again images whose output exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser

@@ -14,7 +14,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cyclegan-export", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="checkpoint folder, or a run folder to take its newest checkpoint")
     parser.add_argument("output", type=Path, help="weights folder to write")
-    parser.add_argument("--no-ema", action="store_true", help="export the raw generator weights, not their moving average")
+    parser.add_argument("--no-ema", action="store_true",
+                        help="export the raw generator weights instead of their moving average")
     return parser
 
 

@@ -1,0 +1,163 @@
+"""The Translator API: sizes, orientation, alpha, input types, precision, and weights folders."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import draw_shapes
+from translate.image_io import ImageReadError, to_pil, to_uint8
+from translate.inference import Translator, resolve_precision
+from translate.networks import GeneratorConfig, ResnetGenerator
+from translate.weights import load_generator, read_model_info, save_weights
+
+
+@pytest.fixture
+def weights(tmp_path):
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=8, n_blocks=1)
+    folder = tmp_path / "model"
+    save_weights(folder, {"AtoB": ResnetGenerator(config), "BtoA": ResnetGenerator(config)},
+                 domain_a="Horse", domain_b="Zebra", image_size=32, model_card="# test model\n")
+    return folder
+
+
+@pytest.mark.parametrize("size", [(333, 257), (31, 17), (32, 32), (1200, 40)])
+def test_output_has_input_size(weights, tmp_path, size):
+    path = tmp_path / "input.png"
+    draw_shapes(path, size, 0)
+    for full_resolution in (False, True):
+        translator = Translator(weights, full_resolution=full_resolution, precision="fp32")
+        assert translator(path).size == size
+
+
+def test_model_scale_resizes_shorter_side(weights):
+    translator = Translator(weights)
+    assert translator.working_size(400, 200) == (64, 32)
+    assert translator.working_size(200, 400) == (32, 64)
+    assert Translator(weights, full_resolution=True).working_size(400, 200) == (400, 200)
+
+
+def test_exif_orientation_is_applied(weights, tmp_path):
+    path = tmp_path / "rotated.jpg"
+    image = Image.new("RGB", (60, 20), (200, 10, 10))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    image.save(path, exif=exif.tobytes())
+    assert Translator(weights)(path).size == (20, 60)
+
+
+def test_alpha_channel_is_kept_exactly(weights):
+    array = np.zeros((24, 30, 4), dtype=np.uint8)
+    array[..., 0] = 200
+    array[..., 3] = np.arange(30, dtype=np.uint8)[None, :] * 8
+    result = Translator(weights)(Image.fromarray(array, "RGBA"))
+    assert result.mode == "RGBA"
+    assert np.array_equal(np.asarray(result)[..., 3], array[..., 3])
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "LA", "RGB", "CMYK"])
+def test_image_modes(weights, tmp_path, mode):
+    path = tmp_path / f"input_{mode}.{'jpg' if mode == 'CMYK' else 'png'}"
+    draw_shapes(path, (20, 14), 0, mode=mode)
+    result = Translator(weights)(path)
+    assert result.size == (20, 14)
+    assert result.mode == ("RGBA" if mode == "LA" else "RGB")
+
+
+def test_palette_with_transparency_keeps_alpha(weights):
+    image = Image.new("P", (10, 10), 0)
+    image.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    image.putpixel((0, 0), 1)
+    image.info["transparency"] = 0
+    result = Translator(weights)(image)
+    assert result.mode == "RGBA"
+    assert result.getpixel((5, 5))[3] == 0
+    assert result.getpixel((0, 0))[3] == 255
+
+
+def test_numpy_input(weights):
+    array = np.full((16, 12, 3), 128, dtype=np.uint8)
+    assert Translator(weights)(array).size == (12, 16)
+    with pytest.raises(ValueError, match="uint8"):
+        Translator(weights)(np.full((4, 4, 3), 300, dtype=np.int32))
+
+
+def test_sixteen_bit_grayscale_is_scaled_not_clipped():
+    from translate.image_io import split_alpha
+
+    array = np.full((4, 4), 32768, dtype=np.uint16)
+    rgb, alpha = split_alpha(Image.fromarray(array))
+    assert alpha is None
+    assert rgb.getpixel((0, 0)) == (128, 128, 128)
+
+
+def test_unreadable_file_names_the_file(weights, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("just text")
+    with pytest.raises(ImageReadError, match="notes.png"):
+        Translator(weights)(path)
+
+
+def test_bf16_output_is_close_to_fp32(weights, tmp_path):
+    path = tmp_path / "input.png"
+    draw_shapes(path, (64, 48), 1)
+    exact = np.asarray(Translator(weights, precision="fp32")(path), dtype=np.float64)
+    fast = np.asarray(Translator(weights, precision="bf16")(path), dtype=np.float64)
+    assert np.abs(exact - fast).mean() <= 1.5
+
+
+def test_precision_names():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) is None
+    assert resolve_precision("bf16", cpu) is torch.bfloat16
+    with pytest.raises(ValueError, match="fp64"):
+        resolve_precision("fp64", cpu)
+
+
+def test_uint8_conversion_rounds_and_clips():
+    tensor = torch.tensor([[[-2.0, -1.0, 0.0, 0.999, 1.5]]])
+    assert to_uint8(tensor)[0, :, 0].tolist() == [0, 0, 128, 255, 255]
+    assert to_pil(torch.zeros(1, 2, 2)).mode == "L"
+
+
+def test_weights_folder_round_trip(weights):
+    info = read_model_info(weights)
+    assert info.describe("AtoB") == "Horse to Zebra"
+    assert info.image_size == 32
+    generator, _ = load_generator(weights, "BtoA")
+    assert generator.config == GeneratorConfig(ngf=8, n_blocks=1)
+    assert (weights / "README.md").read_text() == "# test model\n"
+
+
+def test_weights_folder_mismatch_is_explained(weights):
+    config_path = weights / "config.json"
+    values = json.loads(config_path.read_text())
+    values["generator"]["n_blocks"] = 3
+    config_path.write_text(json.dumps(values))
+    with pytest.raises(ValueError, match="Missing keys"):
+        load_generator(weights, "AtoB")
+
+
+def test_one_direction_model_names_what_it_offers(tmp_path):
+    folder = tmp_path / "one"
+    save_weights(folder, {"AtoB": ResnetGenerator(GeneratorConfig(ngf=4, n_blocks=1))})
+    with pytest.raises(ValueError, match="offers AtoB"):
+        load_generator(folder, "BtoA")
+
+
+def test_missing_weights_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No config.json"):
+        Translator(tmp_path)
+
+
+def test_translated_png_encodes(weights):
+    result = Translator(weights)(Image.new("RGB", (9, 9), (1, 2, 3)))
+    buffer = io.BytesIO()
+    result.save(buffer, format="PNG")
+    assert buffer.tell() > 0
