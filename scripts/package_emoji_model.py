@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Package a finished emoji training run as the shipped model ``weights/emoji``.
 
-Exports the run's newest checkpoint (EMA generators), evaluates both directions on the full
-held-out test split and on the committed 48-pair sample, copies a few held-out examples for
-the app, and writes the model card with data sources, licences, the training command and the
-measured results.
+The script exports the run's newest checkpoint (EMA generators) and evaluates both directions
+on the full held-out test split and on the committed 48-pair sample. It then copies a few
+held-out examples for the app and writes the model card: data sources, licences, the training
+command and the measured results.
 
     python scripts/package_emoji_model.py runs/emoji data/emoji weights/emoji --wall-minutes 52 \
         --hardware "2-core AMD EPYC CPU, bf16 autocast"
@@ -66,7 +66,7 @@ Built by `scripts/prepare_emoji.py` from the npm packages `emoji-datasource-goog
 
 The split is by emoji (skin-tone variants kept together): 10% of emoji are held out in both
 styles for testing, and the rest are divided into two disjoint halves, one per training domain,
-so training never sees the same emoji in both styles.
+so no emoji is in both training domains.
 
 ## Training
 
@@ -112,7 +112,7 @@ translator("emoji.png").save("emoji-twemoji.png")
 ```
 
 Images of other sizes are resized to a 64-pixel shorter side for the network and the result is
-resized back; the model only knows emoji-like artwork on white.
+resized back. The model was trained only on emoji artwork on white.
 """
 
 

@@ -31,7 +31,8 @@ def test_missing_domain_folder_names_folder_and_extensions(tmp_path):
     with pytest.raises(FileNotFoundError) as error:
         scan_domain(tmp_path / "trainB")
     assert "trainB" in str(error.value)
-    assert "jpg" in str(error.value) and "webp" in str(error.value)
+    assert "jpg" in str(error.value)
+    assert "webp" in str(error.value)
 
 
 def test_empty_domain_folder_is_rejected(tmp_path):
@@ -122,7 +123,8 @@ def test_augment_crops_flips_and_scales():
     generator = torch.Generator().manual_seed(0)
     out = augment(batch, load_size=36, crop_size=32, flip=True, generator=generator, device=torch.device("cpu"))
     assert tuple(out.shape) == (2, 3, 32, 32)
-    assert out.min() >= -1 and out.max() <= 1
+    assert out.min() >= -1
+    assert out.max() <= 1
     again = augment(batch, load_size=36, crop_size=32, flip=True, generator=torch.Generator().manual_seed(0),
                     device=torch.device("cpu"))
     assert torch.equal(out, again)

@@ -152,7 +152,7 @@ def test_one_direction_model_names_what_it_offers(tmp_path):
 
 
 def test_missing_weights_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No config.json"):
+    with pytest.raises(FileNotFoundError, match="no config.json"):
         Translator(tmp_path)
 
 

@@ -51,14 +51,16 @@ def test_layout_split_and_manifest(tmp_path):
     test_a, test_b = names(output / "testA"), names(output / "testB")
     assert test_a == test_b, "every test image needs its counterpart under the same name"
     assert train_a.isdisjoint(train_b), "training must be unpaired"
-    assert train_a.isdisjoint(test_a) and train_b.isdisjoint(test_a)
+    assert train_a.isdisjoint(test_a)
+    assert train_b.isdisjoint(test_a)
     assert sorted(train_a | train_b | set(test_a)) == sorted(NAMES)
 
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["counts"] == {"trainA": len(train_a), "trainB": len(train_b), "testA": len(test_a),
                                   "testB": len(test_b)}
     assert manifest["packages"]["A"] == "emoji-datasource-google@16.0.0"
-    assert "Apache" in manifest["licenses"]["A"] and "CC-BY 4.0" in manifest["licenses"]["B"]
+    assert "Apache" in manifest["licenses"]["A"]
+    assert "CC-BY 4.0" in manifest["licenses"]["B"]
 
 
 def test_skin_tone_variants_stay_together(tmp_path):

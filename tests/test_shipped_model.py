@@ -1,7 +1,7 @@
 """The shipped default model: loads, and beats the untranslated baseline on held-out emoji pairs.
 
-``tests/data/emoji_heldout`` holds 48 held-out pairs (the same emoji drawn in Noto and in
-Twemoji) from the test split of ``scripts/prepare_emoji.py``; no training image is among them.
+``tests/data/emoji_heldout`` contains 48 held-out pairs, each the same emoji drawn in Noto and in
+Twemoji, from the test split of ``scripts/prepare_emoji.py``. No training image is among them.
 """
 
 from __future__ import annotations

@@ -71,6 +71,25 @@ def test_training_command_exports_loadable_weights(dataset, tmp_path):
     assert config["directions"] == {"AtoB": "G_AB.safetensors", "BtoA": "G_BA.safetensors"}
     assert config["trained_steps"] == 2
 
+    # Exporting the checkpoint by hand gives the same weights as the end-of-run export.
+    exported = tmp_path / "exported"
+    completed = subprocess.run([PYTHON, "-m", "translate.cli.export", str(run), str(exported)], cwd=REPO,
+                               env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    for name in ("G_AB.safetensors", "G_BA.safetensors"):
+        by_hand, at_end = load_file(str(exported / name)), load_file(str(run / "weights" / name))
+        assert by_hand.keys() == at_end.keys()
+        assert all(torch.equal(by_hand[key], at_end[key]) for key in by_hand)
+
+    completed = subprocess.run([PYTHON, "-m", "translate.cli.evaluate", "--model", str(exported), "--data",
+                                str(dataset), "--json", str(tmp_path / "scores.json")], cwd=REPO,
+                               env=subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "untranslated" in completed.stdout
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["AtoB"]["model"]["count"] == 3
+    assert 0 < scores["BtoA"]["baseline"]["ssim"] < 1
+
 
 def test_bf16_training_runs_on_cpu(dataset, tmp_path):
     run_training(dataset, tmp_path / "run", "--steps", "2", "--decay_steps", "1", "--mixed_precision", "bf16")

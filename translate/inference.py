@@ -1,10 +1,10 @@
 """Translating images with a trained generator: the ``Translator`` Python API.
 
 The output always has the input's exact width and height. By default the network runs at the
-scale the model was trained at (``image_size`` in its ``config.json``: the input is resized with
-its aspect ratio kept, translated, and resized back); ``full_resolution=True`` runs it on the
-input's own pixels instead. Either way the image is reflect-padded to a multiple of 4 and
-cropped back, never stretched.
+scale the model was trained at, ``image_size`` in its ``config.json``. The input is resized to
+that shorter side with its aspect ratio kept, translated, and resized back.
+``full_resolution=True`` runs the network on the input's own pixels instead. Either way the
+image is reflect-padded to a multiple of 4 and cropped back, never stretched.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from translate.image_io import open_image, split_alpha, to_pil, to_tensor
+from translate.models import resolve_model
 from translate.networks import ResnetGenerator
 from translate.weights import ModelInfo, load_generator
 
@@ -78,7 +79,10 @@ def _cpu_has_native_bf16() -> bool:
 
 
 class Translator:
-    """Translate images with one direction of a weights folder.
+    """Translate images with one direction of a model.
+
+    ``weights`` is anything ``--model`` accepts: a weights folder, an official ``.pth`` file,
+    a shipped or official pretrained model name, or a Hugging Face Hub id.
 
     >>> translator = Translator("weights/emoji", direction="AtoB")
     >>> result = translator("photo.png")   # PIL image, same size as the input, alpha kept
@@ -97,7 +101,7 @@ class Translator:
         full_resolution: bool = False,
     ) -> None:
         self.device = torch.device(device) if device is not None else _default_device()
-        generator, info = load_generator(weights, direction)
+        generator, info = load_generator(resolve_model(weights), direction)
         self.generator: ResnetGenerator = generator.to(self.device).eval()
         self.info: ModelInfo = info
         self.direction = direction

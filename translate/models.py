@@ -1,8 +1,15 @@
-"""Finding a model from what a user types for ``--model``."""
+"""Finding a model from what a user types for ``--model``.
+
+Accepted, in this order: a weights folder; an official ``.pth`` generator file (converted once
+into the cache); the name of a model shipped in ``weights/``; the name of an official pretrained
+generator (downloaded and converted once); a Hugging Face Hub repository id (``owner/name``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from translate.zoo import PRETRAINED, cache_dir
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = "emoji"
@@ -16,17 +23,40 @@ def shipped_models() -> list[str]:
 
 
 def resolve_model(spec: str | Path | None) -> Path:
-    """Return the weights folder for a path or a shipped model name; raise listing the choices."""
+    """Return a local weights folder for ``spec``, converting or downloading once where needed."""
     spec = str(spec or DEFAULT_MODEL)
     path = Path(spec)
     if (path / "config.json").is_file():
         return path
+    if path.is_file() and path.suffix == ".pth":
+        return _convert_pth(path)
     if (SHIPPED_WEIGHTS / spec / "config.json").is_file():
         return SHIPPED_WEIGHTS / spec
-    available = ", ".join(shipped_models()) or "none"
+    if spec in PRETRAINED:
+        from translate.pretrained import fetch_pretrained
+
+        return fetch_pretrained(spec)
+
+    from translate.hub import download_from_hub, is_repo_id
+
+    if is_repo_id(spec):
+        return download_from_hub(spec)
     if path.exists():
-        raise FileNotFoundError(f"--model {spec}: {path} has no config.json, so it is not a weights folder.")
+        raise FileNotFoundError(
+            f"--model {spec}: {path} is neither a weights folder (no config.json) nor an official .pth file."
+        )
     raise FileNotFoundError(
-        f"--model {spec}: no weights folder at that path and no shipped model of that name. "
-        f"Shipped models: {available}."
+        f"--model {spec}: not found. Use a weights folder, an official .pth file, a shipped model "
+        f"({', '.join(shipped_models()) or 'none'}), an official pretrained name ({', '.join(PRETRAINED)}) "
+        "or a Hugging Face Hub id such as owner/name."
     )
+
+
+def _convert_pth(path: Path) -> Path:
+    from translate.download import file_sha256
+    from translate.official import convert_official_file
+
+    folder = cache_dir() / "converted" / f"{path.stem}-{file_sha256(path)[:16]}"
+    if (folder / "config.json").is_file():
+        return folder
+    return convert_official_file(path, folder, name=path.stem, origin=str(path.resolve()))

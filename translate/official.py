@@ -136,3 +136,57 @@ def load_official_generator(
         raise ValueError(f"{source}: tensor shapes do not match a generator with {config}: {details}.")
     generator.load_state_dict(state, strict=True)
     return generator
+
+
+def official_model_card(name: str, source: str, target: str, origin: str, config: GeneratorConfig) -> str:
+    return f"""---
+library_name: cyclegan-translate
+tags: [cyclegan, image-to-image, unpaired-image-translation]
+---
+
+# {name} (official CycleGAN release)
+
+Translates {source} images into {target} images (direction AtoB only). Converted without
+changes from the generator released by the CycleGAN authors (Zhu, Park, Isola and Efros,
+"Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks", ICCV 2017).
+
+- Source file: {origin}
+- Architecture: ResNet generator, ngf {config.ngf}, {config.n_blocks} residual blocks,
+  {config.in_channels} input and {config.out_channels} output channels, dropout {config.use_dropout}
+- Working resolution: 256 pixels (the released models were trained on 256x256 crops)
+- Variant: best (the released generator)
+"""
+
+
+def convert_official_file(
+    path: str | Path,
+    output: str | Path,
+    *,
+    name: str | None = None,
+    source: str = "A",
+    target: str = "B",
+    origin: str | None = None,
+) -> Path:
+    """Convert an official ``.pth`` generator into a weights folder (direction AtoB), once.
+
+    The folder is written under a temporary name and renamed, so an interrupted conversion
+    never leaves a folder that looks complete.
+    """
+    import shutil
+
+    from translate.weights import save_weights
+
+    path, output = Path(path), Path(output)
+    generator = load_official_generator(path)
+    name = name or path.stem
+    temporary = output.with_name(f".tmp-{output.name}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    save_weights(
+        temporary, {"AtoB": generator}, domain_a=source, domain_b=target, image_size=256, variant="best",
+        extra={"source": origin or str(path), "official_name": name},
+        model_card=official_model_card(name, source, target, origin or path.name, generator.config),
+    )
+    shutil.rmtree(output, ignore_errors=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary.rename(output)
+    return output
