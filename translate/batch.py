@@ -1,39 +1,92 @@
-"""Converting a folder of images: planning, safety checks and the per-file loop.
+"""Converting a folder of images: planning, safety checks and a pipelined per-file loop.
 
 Guarantees: the output tree mirrors the input tree; no input file is ever written to; an
 existing output is kept unless ``overwrite`` is set, so an interrupted run resumes where it
-stopped; outputs are written atomically; one bad file is recorded and the rest continue.
+stopped; outputs are written atomically, so a killed run never leaves a half-written file that
+a later run would take as done; one bad file is recorded and the rest continue.
+
+Decoding and encoding run in worker threads while the model works on the main thread, and
+consecutive images of the same working size are translated as one batch.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
+import torch
+from PIL import Image, ImageSequence
 from tqdm.auto import tqdm
 
-from translate.image_io import ImageReadError, has_image_extension, list_files, save_image
+from translate.image_io import (
+    UNSUPPORTED_IMAGE_EXTENSIONS,
+    ImageReadError,
+    SaveOptions,
+    frame_count,
+    has_image_extension,
+    list_files,
+    save_animation,
+    save_image,
+)
+from translate.inference import PreparedImage, Translator
 
 logger = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = {"keep": None, "png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+@dataclass
+class Job:
+    source: Path
+    target: Path
 
 
 @dataclass
 class BatchResult:
     """What a folder conversion did, file by file."""
 
-    converted: list[Path] = field(default_factory=list)
-    existing: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
+    converted: list[Job] = field(default_factory=list)
+    existing: list[Job] = field(default_factory=list)
+    failed: list[tuple[Job, str]] = field(default_factory=list)
     ignored: list[Path] = field(default_factory=list)
+    notices: list[tuple[Path, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{len(self.converted)} converted, {len(self.existing)} already done, "
             f"{len(self.failed)} failed, {len(self.ignored)} non-image files ignored"
         )
+
+    def rows(self) -> list[dict[str, str]]:
+        rows = [{"input": str(j.source), "output": str(j.target), "status": "converted", "reason": ""}
+                for j in self.converted]
+        rows += [{"input": str(j.source), "output": str(j.target), "status": "already done", "reason": ""}
+                 for j in self.existing]
+        rows += [{"input": str(j.source), "output": str(j.target), "status": "failed", "reason": reason}
+                 for j, reason in self.failed]
+        rows += [{"input": str(p), "output": "", "status": "ignored", "reason": "not an image file extension"}
+                 for p in self.ignored]
+        return sorted(rows, key=lambda row: row["input"])
+
+    def write_report(self, path: Path) -> None:
+        """Write every file's outcome as CSV (``.csv``) or JSON (any other extension)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = self.rows()
+        if path.suffix.lower() == ".csv":
+            with path.open("w", newline="", encoding="utf-8") as stream:
+                writer = csv.DictWriter(stream, fieldnames=["input", "output", "status", "reason"])
+                writer.writeheader()
+                writer.writerows(rows)
+        else:
+            summary = {"converted": len(self.converted), "already_done": len(self.existing),
+                       "failed": len(self.failed), "ignored": len(self.ignored)}
+            path.write_text(json.dumps({"summary": summary, "files": rows}, indent=1, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
 
 
 def check_folders(input_dir: Path, output_dir: Path) -> None:
@@ -49,48 +102,164 @@ def check_folders(input_dir: Path, output_dir: Path) -> None:
         )
 
 
-def plan(input_dir: Path, output_dir: Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """Pair each input image with its output path; return (pairs, ignored non-image files)."""
-    pairs, ignored = [], []
+def plan(input_dir: Path, output_dir: Path, output_format: str = "keep") -> tuple[list[Job], list[Path]]:
+    """Pair each input image with its output path; return (jobs, ignored non-image files).
+
+    Outputs whose names would collide, ignoring case (``photo.jpg``, ``photo.png`` and
+    ``Photo.JPG`` written as PNG, or on a case-insensitive disk), get the source extension
+    added to their name: ``photo_jpg.png``, ``photo_png.png``, ``Photo_JPG-2.png``.
+    """
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"Unknown output format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+    suffix = OUTPUT_FORMATS[output_format]
+    sources, ignored = [], []
     for path in list_files(input_dir):
-        if has_image_extension(path):
-            pairs.append((path, output_dir / path.relative_to(input_dir)))
-        else:
-            ignored.append(path)
-    return pairs, ignored
+        is_image = has_image_extension(path) or path.suffix.lower() in UNSUPPORTED_IMAGE_EXTENSIONS
+        (sources if is_image else ignored).append(path)
+
+    natural = {}
+    for source in sources:
+        relative = source.relative_to(input_dir)
+        natural[source] = output_dir / (relative.with_suffix(suffix) if suffix else relative)
+    groups: dict[str, list[Path]] = {}
+    for source, target in natural.items():
+        groups.setdefault(str(target).casefold(), []).append(source)
+
+    jobs, taken = [], set()
+    for source in sources:
+        target = natural[source]
+        if len(groups[str(target).casefold()]) > 1:
+            target = target.with_name(f"{source.stem}_{source.suffix.lstrip('.')}{target.suffix}")
+        candidate, counter = target, 1
+        while str(candidate).casefold() in taken:
+            counter += 1
+            candidate = target.with_name(f"{target.stem}-{counter}{target.suffix}")
+        taken.add(str(candidate).casefold())
+        jobs.append(Job(source, candidate))
+    return jobs, ignored
+
+
+def _translate_animation(translator: Translator, path: Path) -> tuple[list[Image.Image], list[int], int]:
+    frames, durations = [], []
+    with Image.open(path) as animation:
+        loop = int(animation.info.get("loop", 0))
+        for frame in ImageSequence.Iterator(animation):
+            durations.append(int(frame.info.get("duration", 100)))
+            frames.append(translator.translate(frame.convert("RGBA")))
+    return frames, durations, loop
 
 
 def convert_folder(
     input_dir: Path,
     output_dir: Path,
-    translate_fn: Callable[[Path], Image.Image],
+    translator: Translator,
     *,
     overwrite: bool = False,
+    output_format: str = "keep",
+    save_options: SaveOptions | None = None,
+    all_frames: bool = False,
+    batch_size: int = 4,
+    workers: int = 2,
     progress: bool = True,
 ) -> BatchResult:
     """Translate every image under ``input_dir`` into the mirrored path under ``output_dir``."""
     check_folders(input_dir, output_dir)
-    pairs, ignored = plan(input_dir, output_dir)
+    if batch_size < 1 or workers < 1:
+        raise ValueError(f"batch_size and workers must be at least 1, got {batch_size} and {workers}")
+    jobs, ignored = plan(input_dir, output_dir, output_format)
     result = BatchResult(ignored=ignored)
-    input_files = {source.resolve() for source, _ in pairs}
+    input_files = {job.source.resolve() for job in jobs}
+    save_options = save_options or SaveOptions()
 
-    for source, target in tqdm(pairs, desc="converting", unit="image", disable=not progress):
-        if target.resolve() in input_files:
-            result.failed.append((source, f"output path {target} is an input file; refusing to overwrite it"))
-            continue
-        if target.exists() and not overwrite:
-            result.existing.append(target)
-            continue
-        try:
-            image = translate_fn(source)
-            save_image(image, target)
-        except ImageReadError as error:
-            result.failed.append((source, str(error)))
-            logger.warning("Failed: %s", error)
-        except (OSError, ValueError, RuntimeError) as error:
-            # One bad file must not stop a batch of thousands: record it and go on.
-            result.failed.append((source, f"{type(error).__name__}: {error}"))
-            logger.warning("Failed: %s: %s", source, error)
+    pending = []
+    for job in jobs:
+        if job.target.resolve() in input_files:
+            result.failed.append((job, f"output path {job.target} is an input file; refusing to overwrite it"))
+        elif job.target.exists() and not overwrite:
+            result.existing.append(job)
         else:
-            result.converted.append(target)
+            pending.append(job)
+
+    bar = tqdm(total=len(pending), desc="converting", unit="image", disable=not progress)
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as readers, \
+            ThreadPoolExecutor(workers, thread_name_prefix="encode") as writers:
+        saves: list[tuple[Job, Future]] = []
+
+        def fail(job: Job, error: BaseException) -> None:
+            reason = str(error) if isinstance(error, ImageReadError) else f"{type(error).__name__}: {error}"
+            result.failed.append((job, reason))
+            logger.warning("Failed: %s: %s", job.source, reason)
+            bar.update(1)
+
+        def finish_and_save(job: Job, output: torch.Tensor, prepared: PreparedImage) -> None:
+            save_image(translator.finish(output, prepared), job.target, save_options, exif=prepared.exif)
+
+        def flush(batch: list[tuple[Job, PreparedImage]]) -> None:
+            try:
+                outputs = translator.run(torch.stack([prepared.tensor for _, prepared in batch]))
+            except (RuntimeError, ValueError) as error:
+                for job, _ in batch:
+                    fail(job, error)
+                return
+            for (job, prepared), output in zip(batch, outputs, strict=True):
+                saves.append((job, writers.submit(finish_and_save, job, output, prepared)))
+            bar.update(len(batch))
+
+        batch: list[tuple[Job, PreparedImage]] = []
+        for job, decoded in _prefetch(readers, translator, pending, workers * 2 + batch_size):
+            frames = frame_count(job.source)
+            if frames > 1 and all_frames:
+                try:
+                    images, durations, loop = _translate_animation(translator, job.source)
+                    save_animation(images, job.target, durations, loop, save_options)
+                    result.converted.append(job)
+                except (ImageReadError, OSError, ValueError, RuntimeError) as error:
+                    fail(job, error)
+                else:
+                    bar.update(1)
+                continue
+            if isinstance(decoded, BaseException):
+                fail(job, decoded)
+                continue
+            if frames > 1:
+                result.notices.append((job.source, f"animated ({frames} frames): translated the first frame only; "
+                                                   "use --all-frames to translate every frame"))
+            fits = (not batch or batch[0][1].tensor.shape == decoded.tensor.shape) and not translator.uses_tiles(
+                *decoded.tensor.shape[-2:])
+            if batch and (not fits or len(batch) >= batch_size):
+                flush(batch)
+                batch = []
+            batch.append((job, decoded))
+        if batch:
+            flush(batch)
+
+        for job, future in saves:
+            try:
+                future.result()
+                result.converted.append(job)
+            except (OSError, ValueError) as error:
+                result.failed.append((job, f"could not write {job.target}: {error}"))
+                logger.warning("Failed to write %s: %s", job.target, error)
+    bar.close()
     return result
+
+
+def _prefetch(
+    pool: ThreadPoolExecutor, translator: Translator, jobs: list[Job], depth: int
+) -> Iterator[tuple[Job, PreparedImage | BaseException]]:
+    """Decode jobs ``depth`` ahead in ``pool``; yield each job with its prepared image or its error."""
+
+    def prepare(job: Job) -> PreparedImage | BaseException:
+        try:
+            return translator.prepare(job.source)
+        except (ImageReadError, OSError, ValueError) as error:
+            return error
+
+    queue: list[tuple[Job, Future]] = []
+    position = 0
+    while position < len(jobs) or queue:
+        while position < len(jobs) and len(queue) < depth:
+            queue.append((jobs[position], pool.submit(prepare, jobs[position])))
+            position += 1
+        job, future = queue.pop(0)
+        yield job, future.result()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from translate.image_io import open_image, split_alpha, to_pil, to_tensor
+from translate.image_io import DEFAULT_LIMITS, ImageLimits, open_image, split_alpha, to_pil, to_tensor
 from translate.models import resolve_model
 from translate.networks import ResnetGenerator
 from translate.weights import ModelInfo, load_generator
@@ -26,6 +27,7 @@ from translate.weights import ModelInfo, load_generator
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+TILING_MODES = ("auto", "always", "never")
 
 
 def pad_to_multiple(
@@ -99,7 +101,14 @@ class Translator:
         device: str | torch.device | None = None,
         precision: str = "auto",
         full_resolution: bool = False,
+        tiling: str = "auto",
+        tile_size: int | None = None,
+        tile_overlap: int | None = None,
+        thumbnail_size: int = 1024,
+        limits: ImageLimits = DEFAULT_LIMITS,
     ) -> None:
+        if tiling not in TILING_MODES:
+            raise ValueError(f"Unknown tiling mode {tiling!r}; choose one of {', '.join(TILING_MODES)}")
         self.device = torch.device(device) if device is not None else _default_device()
         generator, info = load_generator(resolve_model(weights), direction)
         self.generator: ResnetGenerator = generator.to(self.device).eval()
@@ -107,6 +116,13 @@ class Translator:
         self.direction = direction
         self.autocast_dtype = resolve_precision(precision, self.device)
         self.full_resolution = full_resolution
+        self.tiling = tiling
+        self.limits = limits
+        from translate.tiling import plan_tiles
+
+        self.tile_plan = plan_tiles(
+            info.generator.ngf, tile=tile_size, overlap=tile_overlap, thumbnail_size=thumbnail_size
+        )
 
     @property
     def description(self) -> str:
@@ -119,10 +135,28 @@ class Translator:
 
     @torch.inference_mode()
     def translate_tensor(self, batch: torch.Tensor) -> torch.Tensor:
-        """Translate ``[N, C, H, W]`` in [-1, 1] at its own resolution; returns float32 on the CPU."""
+        """Translate ``[N, C, H, W]`` in [-1, 1] in one pass at its own resolution; returns float32 on the CPU."""
         with self._autocast():
             output = run_generator(self.generator, batch.to(self.device))
         return output.float().cpu()
+
+    def uses_tiles(self, height: int, width: int) -> bool:
+        if self.tiling == "never":
+            return False
+        if self.tiling == "always":
+            return True
+        return height * width > self.tile_plan.tile**2
+
+    def run(self, batch: torch.Tensor) -> torch.Tensor:
+        """Translate ``[N, C, H, W]``, in tiles when the images are larger than one tile (``tiling="auto"``)."""
+        if not self.uses_tiles(*batch.shape[-2:]):
+            return self.translate_tensor(batch)
+        from translate.tiling import translate_tiled
+
+        return torch.cat([
+            translate_tiled(self.generator, item[None], self.tile_plan, autocast_dtype=self.autocast_dtype)
+            for item in batch
+        ])
 
     def working_size(self, width: int, height: int) -> tuple[int, int]:
         """Return the (width, height) the network runs at for an input of that size."""
@@ -130,6 +164,28 @@ class Translator:
             return width, height
         scale = self.info.image_size / min(width, height)
         return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def prepare(self, image: str | Path | Image.Image | np.ndarray) -> PreparedImage:
+        """Decode an image and bring it to the working size, with its alpha set aside."""
+        picture = open_image(image, limits=self.limits)
+        rgb, alpha = split_alpha(picture)
+        if self.generator.config.in_channels == 1:
+            rgb = rgb.convert("L")
+        width, height = rgb.size
+        work_width, work_height = self.working_size(width, height)
+        if (work_width, work_height) != (width, height):
+            rgb = rgb.resize((work_width, work_height), Image.Resampling.LANCZOS)
+        return PreparedImage(to_tensor(rgb), (width, height), alpha, picture.getexif())
+
+    def finish(self, output: torch.Tensor, prepared: PreparedImage) -> Image.Image:
+        """Turn a translated ``[C, h, w]`` tensor back into an image of the input's size, alpha restored."""
+        result = to_pil(output)
+        if result.size != prepared.size:
+            result = result.resize(prepared.size, Image.Resampling.LANCZOS)
+        if prepared.alpha is not None:
+            result = result.convert("RGBA" if result.mode == "RGB" else "LA")
+            result.putalpha(prepared.alpha)
+        return result
 
     def __call__(self, image: str | Path | Image.Image | np.ndarray) -> Image.Image:
         return self.translate(image)
@@ -140,22 +196,18 @@ class Translator:
         The EXIF orientation is applied first. An alpha channel is set aside, the colour is
         translated, and the alpha is put back unchanged.
         """
-        picture = open_image(image)
-        rgb, alpha = split_alpha(picture)
-        if self.generator.config.in_channels == 1:
-            rgb = rgb.convert("L")
-        width, height = rgb.size
-        work_width, work_height = self.working_size(width, height)
-        working = rgb if (work_width, work_height) == (width, height) else rgb.resize(
-            (work_width, work_height), Image.Resampling.LANCZOS
-        )
-        output = to_pil(self.translate_tensor(to_tensor(working).unsqueeze(0))[0])
-        if output.size != (width, height):
-            output = output.resize((width, height), Image.Resampling.LANCZOS)
-        if alpha is not None:
-            output = output.convert("RGBA" if output.mode == "RGB" else "LA")
-            output.putalpha(alpha)
-        return output
+        prepared = self.prepare(image)
+        return self.finish(self.run(prepared.tensor[None])[0], prepared)
+
+
+@dataclass
+class PreparedImage:
+    """An image ready for the network: ``tensor`` ``[C, h, w]`` at the working size, plus what ``finish`` needs."""
+
+    tensor: torch.Tensor
+    size: tuple[int, int]  # the input's (width, height)
+    alpha: Image.Image | None
+    exif: Image.Exif | None = None
 
 
 def _default_device() -> torch.device:
