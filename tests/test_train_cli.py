@@ -102,9 +102,10 @@ def test_bf16_training_runs_on_cpu(dataset, tmp_path):
 def test_two_processes_train_and_stay_in_sync(dataset, tmp_path):
     run = tmp_path / "run"
     completed = run_training(dataset, run, "--steps", "4", "--decay_steps", "2", "--checkpoint_every", "2",
-                             processes=2)
+                             "--gradient_accumulation_steps", "2", processes=2)
     assert "Processes: 2 on cpu" in completed.stderr
-    assert "Batch size: 2 per process, 4 in all" in completed.stderr
+    assert "Batch size: 2 per process, 4 in all, 2 micro-batches per update: 8 images per update" in completed.stderr
+    assert "Step 4: parameters identical on all 2 processes" in completed.stderr
     # Only the main process writes: one metrics line per logged step, not two.
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines if "loss/cycle_A" in line] == [1, 2, 3, 4]

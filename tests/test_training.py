@@ -35,7 +35,7 @@ def test_one_step_changes_all_networks_with_finite_losses(dataset, tmp_path):
     trainer = Trainer(tiny_config(dataset, tmp_path / "run"))
     before = {name: [p.detach().clone() for p in getattr(trainer.nets, name).parameters()]
               for name in ("G_AB", "G_BA", "D_A", "D_B")}
-    losses = trainer.train_step(*trainer.next_batch())
+    losses = trainer.train_step(trainer.next_micro_batches())
     expected = {"G_adv_AB", "G_adv_BA", "cycle_A", "cycle_B", "identity_A", "identity_B", "D_A", "D_B"}
     assert set(losses) == expected
     assert all(math.isfinite(v.item()) for v in losses.values())
@@ -47,7 +47,7 @@ def test_one_step_changes_all_networks_with_finite_losses(dataset, tmp_path):
 
 def test_no_identity_loss_when_weight_is_zero(dataset, tmp_path):
     trainer = Trainer(tiny_config(dataset, tmp_path / "run", lambda_identity=0.0))
-    losses = trainer.train_step(*trainer.next_batch())
+    losses = trainer.train_step(trainer.next_micro_batches())
     assert "identity_A" not in losses
     assert "identity_B" not in losses
 
@@ -102,3 +102,62 @@ def test_architecture_differences_lists_fields():
 def test_missing_data_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         Trainer(tiny_config(tmp_path / "nowhere", tmp_path / "run"))
+
+
+def gradients(trainer) -> dict[str, torch.Tensor]:
+    """Gradients left on every parameter by the last step (optimizers zero them only at the next step)."""
+    return {f"{name}.{key}": parameter.grad.clone()
+            for name in ("G_AB", "G_BA", "D_A", "D_B")
+            for key, parameter in getattr(trainer.nets, name).named_parameters()}
+
+
+def test_accumulation_matches_larger_batch(tmp_path):
+    from tests.conftest import draw_shapes
+
+    data = tmp_path / "square"
+    for index in range(8):
+        draw_shapes(data / "trainA" / f"{index}.png", (32, 32), index)
+        draw_shapes(data / "trainB" / f"{index}.png", (32, 32), 50 + index)
+    # No random crops or flips and no history pool, so both runs see exactly the same images.
+    common = dict(load_size=32, crop_size=32, flip=False, pool_size=0)
+
+    large = Trainer(tiny_config(data, tmp_path / "large", batch_size=4, **common))
+    large.train_step(large.next_micro_batches())
+    expected = gradients(large)
+
+    AcceleratorState._reset_state(True)
+    accumulated = Trainer(tiny_config(data, tmp_path / "small", batch_size=2, gradient_accumulation_steps=2,
+                                      **common))
+    batches = accumulated.next_micro_batches()
+    assert len(batches) == 2
+    assert batches[0][0].shape[0] == 2
+    losses = accumulated.train_step(batches)
+    actual = gradients(accumulated)
+
+    assert all(torch.isfinite(value) for value in losses.values())
+    # Equal up to float32 summation order. Biases right before an instance norm have a true
+    # gradient of zero and only rounding noise, hence the absolute floor.
+    scale = max(value.abs().max().item() for value in expected.values())
+    for key, value in expected.items():
+        assert torch.allclose(actual[key], value, rtol=1e-3, atol=1e-5 * scale), key
+
+
+def test_fp16_on_cpu_is_explained(dataset, tmp_path):
+    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+        Trainer(tiny_config(dataset, tmp_path / "run", mixed_precision="fp16"))
+
+
+def test_small_images_and_unbalanced_domains_are_logged(tmp_path, caplog):
+    from tests.conftest import draw_shapes
+
+    data = tmp_path / "data"
+    for index in range(6):
+        draw_shapes(data / "trainA" / f"{index}.png", (20, 20), index)
+    for index in range(2):
+        draw_shapes(data / "trainB" / f"{index}.png", (40, 40), index)
+    with caplog.at_level("INFO"):
+        Trainer(tiny_config(data, tmp_path / "run")).log_header()
+    text = caplog.text
+    assert "6 images in" in text
+    assert "smaller than crop_size 32 and are upscaled" in text
+    assert "Unbalanced domains (6 vs 2 images)" in text

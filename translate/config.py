@@ -45,7 +45,8 @@ class TrainConfig:
     pool_size: int = 50  # generated images kept for the discriminators; 0 disables the pool
 
     # Optimisation: Adam at a constant rate for (steps - decay_steps) steps, then linear decay to 0.
-    batch_size: int = 1  # per process
+    batch_size: int = 1  # per process and micro-batch
+    gradient_accumulation_steps: int = 1  # micro-batches per update: effective batch = batch_size x this x processes
     steps: int = 10000
     decay_steps: int = 5000
     lr: float = 2e-4
@@ -81,6 +82,10 @@ class TrainConfig:
             f"load_size ({self.load_size}) must be at least crop_size ({self.crop_size})",
         )
         require(self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}")
+        require(
+            self.gradient_accumulation_steps >= 1,
+            f"gradient_accumulation_steps must be at least 1, got {self.gradient_accumulation_steps}",
+        )
         require(self.steps >= 1, f"steps must be at least 1, got {self.steps}")
         require(
             0 <= self.decay_steps <= self.steps,

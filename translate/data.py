@@ -30,6 +30,10 @@ class DomainFiles:
     folder: Path
     images: list[Path]
     unreadable: list[tuple[Path, str]]
+    sizes: list[tuple[int, int]] | None = None  # (width, height) of each image, when checked
+
+    def count_smaller_than(self, side: int) -> int:
+        return sum(min(size) < side for size in self.sizes or [])
 
 
 def scan_domain(folder: Path, *, check: bool = True) -> DomainFiles:
@@ -46,14 +50,17 @@ def scan_domain(folder: Path, *, check: bool = True) -> DomainFiles:
     candidates = list_images(folder)
     readable: list[Path] = []
     unreadable: list[tuple[Path, str]] = []
+    sizes: list[tuple[int, int]] = []
     for path in candidates:
         if not check:
             readable.append(path)
             continue
         try:
             with Image.open(path) as image:
+                size = image.size
                 image.verify()
             readable.append(path)
+            sizes.append(size)
         except Exception as error:  # Pillow raises many types for damaged files.
             unreadable.append((path, f"{type(error).__name__}: {error}"))
     if not readable:
@@ -62,7 +69,7 @@ def scan_domain(folder: Path, *, check: bool = True) -> DomainFiles:
             f"No readable images in {folder}{found}. Put images with one of the extensions "
             f"{', '.join(IMAGE_EXTENSIONS)} in it (subfolders are searched too)."
         )
-    return DomainFiles(folder, readable, unreadable)
+    return DomainFiles(folder, readable, unreadable, sizes if check else None)
 
 
 class ImageFolderDataset(Dataset):

@@ -94,14 +94,67 @@ def evaluate_paired(
     """
     pairs = find_pairs(source_dir, target_dir)[:limit]
     sources, targets = load_pair_tensors(pairs)
-    outputs: list[torch.Tensor | None] = [None] * len(sources)
+    outputs = map_batched(translate_fn, sources, batch_size)
+    return score_images(outputs, targets), score_images(sources, targets)
+
+
+def map_batched(
+    function: Callable[[torch.Tensor], torch.Tensor], images: list[torch.Tensor], batch_size: int = 16
+) -> list[torch.Tensor]:
+    """Apply a batch function to ``[C, H, W]`` images, batching images of equal size; keep the order."""
+    outputs: list[torch.Tensor | None] = [None] * len(images)
     by_size: dict[tuple[int, ...], list[int]] = {}
-    for index, image in enumerate(sources):
+    for index, image in enumerate(images):
         by_size.setdefault(tuple(image.shape), []).append(index)
     for indices in by_size.values():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            translated = translate_fn(torch.stack([sources[i] for i in chunk]))
-            for i, image in zip(chunk, translated, strict=True):
-                outputs[i] = image.float().cpu()
-    return score_images(outputs, targets), score_images(sources, targets)
+            results = function(torch.stack([images[i] for i in chunk]))
+            for i, result in zip(chunk, results, strict=True):
+                outputs[i] = result.float().cpu()
+    return outputs
+
+
+@torch.no_grad()
+def evaluate_unpaired(
+    translate_fn: Callable[[torch.Tensor], torch.Tensor],
+    source_dir: Path,
+    target_dir: Path,
+    feature_fn: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    limit: int | None = None,
+    batch_size: int = 16,
+    kid_subset_size: int = 1000,
+) -> dict[str, float]:
+    """FID and KID of translated ``source_dir`` images against real ``target_dir`` images.
+
+    The untranslated source images are scored the same way, as the baseline a translation
+    should beat. Lower is better for both.
+    """
+    from translate.fid import frechet_distance, kernel_inception_distance
+
+    def load(folder: Path) -> list[torch.Tensor]:
+        if not folder.is_dir():
+            raise FileNotFoundError(f"Test folder not found: {folder}")
+        paths = list_images(folder)[:limit]
+        if len(paths) < 2:
+            raise ValueError(f"FID and KID need at least 2 images in {folder}, found {len(paths)}")
+        return [to_tensor(composite_on_white(open_image(path))) for path in paths]
+
+    sources, targets = load(source_dir), load(target_dir)
+    translated = map_batched(translate_fn, sources, batch_size)
+    features = {
+        name: torch.cat([f[None] for f in map_batched(feature_fn, images, batch_size)])
+        for name, images in (("translated", translated), ("source", sources), ("target", targets))
+    }
+    kid, kid_std = kernel_inception_distance(features["translated"], features["target"], subset_size=kid_subset_size)
+    baseline_kid, _ = kernel_inception_distance(features["source"], features["target"], subset_size=kid_subset_size)
+    return {
+        "fid": frechet_distance(features["translated"], features["target"]),
+        "kid": kid,
+        "kid_std": kid_std,
+        "baseline_fid": frechet_distance(features["source"], features["target"]),
+        "baseline_kid": baseline_kid,
+        "count_source": len(sources),
+        "count_target": len(targets),
+    }

@@ -38,9 +38,10 @@ from translate.data import augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.evaluation import evaluate_paired, find_pairs
 from translate.inference import run_generator
-from translate.losses import ImagePool, discriminator_loss, gan_loss, l1_loss
+from translate.losses import ImagePool
 from translate.model_card import training_model_card
 from translate.networks import PatchDiscriminator, ResnetGenerator, count_parameters
+from translate.steps import discriminator_losses, generator_losses
 from translate.weights import save_weights
 
 logger = get_logger(__name__)
@@ -107,6 +108,8 @@ class Trainer:
             log_with=trackers or None,
             project_dir=str(self.output_dir),
         )
+        if config.mixed_precision == "fp16" and self.accelerator.device.type == "cpu":
+            raise ValueError("fp16 mixed precision needs a GPU. On a CPU use --mixed_precision bf16 (or no).")
         self.step = 0
         self._scan_data()
 
@@ -180,7 +183,7 @@ class Trainer:
             make_loader(
                 files, min_side=config.load_size, batch_size=config.batch_size, seed=config.seed * 2 + stream,
                 rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
-                start_batch=self.step, num_workers=config.num_workers,
+                start_batch=self.step * config.gradient_accumulation_steps, num_workers=config.num_workers,
             )
         )
 
@@ -209,58 +212,60 @@ class Trainer:
         logger.info("Resumed from %s at step %d", folder, self.step, main_process_only=True)
 
     # ----------------------------------------------------------------- one step
-    def train_step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Run one generator update and one discriminator update; return the detached loss terms."""
+    def _no_sync(self, modules: list[torch.nn.Module], sync: bool) -> contextlib.ExitStack:
+        """Skip the gradient all-reduce of ``modules`` unless ``sync``: only the last micro-batch syncs."""
+        stack = contextlib.ExitStack()
+        if not sync:
+            for module in modules:
+                stack.enter_context(self.accelerator.no_sync(module))
+        return stack
+
+    def train_step(self, micro_batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Run one generator update and one discriminator update over ``micro_batches``.
+
+        Gradients of all micro-batches are accumulated before each update, so K micro-batches
+        of size B give the update of one batch of size K x B. Returns the detached loss terms,
+        averaged over the micro-batches.
+        """
         config, nets, accelerator = self.config, self.nets, self.accelerator
-        n = real_A.shape[0]
-        use_identity = config.lambda_identity > 0
+        count = len(micro_batches)
+        totals: dict[str, torch.Tensor] = {}
+        translations = []
+
+        # 1-2. Translate and compute the generator losses, micro-batch by micro-batch. The
+        #      discriminators are frozen and called without their process-group wrapper, so
+        #      these backward passes neither update nor sync them.
+        set_requires_grad([nets.D_A, nets.D_B], False)
         D_A_plain = accelerator.unwrap_model(nets.D_A)
         D_B_plain = accelerator.unwrap_model(nets.D_B)
-
-        # 1. Translate. Identity inputs share a batch with the translations, since instance norm
-        #    treats each image on its own and one larger batch runs faster.
-        with accelerator.autocast():
-            if use_identity:
-                fake_B, idt_B = nets.G_AB(torch.cat([real_A, real_B])).split(n)
-                fake_A, idt_A = nets.G_BA(torch.cat([real_B, real_A])).split(n)
-            else:
-                fake_B, fake_A = nets.G_AB(real_A), nets.G_BA(real_B)
-            rec_A = nets.G_BA(fake_B)
-            rec_B = nets.G_AB(fake_A)
-
-            # 2. Generator losses. The discriminators are frozen and called without their
-            #    process-group wrapper, so this backward pass neither updates nor syncs them.
-            set_requires_grad([nets.D_A, nets.D_B], False)
-            losses = {
-                "G_adv_AB": gan_loss(D_B_plain(fake_B), True, config.gan_mode),
-                "G_adv_BA": gan_loss(D_A_plain(fake_A), True, config.gan_mode),
-                "cycle_A": l1_loss(rec_A, real_A) * config.lambda_cycle,
-                "cycle_B": l1_loss(rec_B, real_B) * config.lambda_cycle,
-            }
-            if use_identity:
-                weight = config.lambda_identity * config.lambda_cycle
-                losses["identity_A"] = l1_loss(idt_A, real_A) * weight
-                losses["identity_B"] = l1_loss(idt_B, real_B) * weight
-            loss_G = sum(losses.values())
+        self.optimizer_G.zero_grad(set_to_none=True)
+        for index, (real_A, real_B) in enumerate(micro_batches):
+            with self._no_sync([nets.G_AB, nets.G_BA], sync=index == count - 1):
+                with accelerator.autocast():
+                    losses, fakes = generator_losses(nets.G_AB, nets.G_BA, D_A_plain, D_B_plain, real_A, real_B,
+                                                     config)
+                accelerator.backward(sum(losses.values()) / count)
+            translations.append(fakes)
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0) + value.detach().float() / count
 
         # 3. Generator update.
-        self.optimizer_G.zero_grad(set_to_none=True)
-        accelerator.backward(loss_G)
         self.optimizer_G.step()
 
         # 4. Discriminator losses, on real images and on generated ones drawn from the history pools.
         set_requires_grad([nets.D_A, nets.D_B], True)
-        pooled_B = self.pool_B.query(fake_B.detach().float())
-        pooled_A = self.pool_A.query(fake_A.detach().float())
-        with accelerator.autocast():
-            scores_B = nets.D_B(torch.cat([real_B, pooled_B]))
-            scores_A = nets.D_A(torch.cat([real_A, pooled_A]))
-            losses["D_B"] = discriminator_loss(*scores_B.split(n), config.gan_mode)
-            losses["D_A"] = discriminator_loss(*scores_A.split(n), config.gan_mode)
+        self.optimizer_D.zero_grad(set_to_none=True)
+        for index, ((real_A, real_B), fakes) in enumerate(zip(micro_batches, translations, strict=True)):
+            pooled_A = self.pool_A.query(fakes.fake_A.detach().float())
+            pooled_B = self.pool_B.query(fakes.fake_B.detach().float())
+            with self._no_sync([nets.D_A, nets.D_B], sync=index == count - 1):
+                with accelerator.autocast():
+                    losses = discriminator_losses(nets.D_A, nets.D_B, real_A, real_B, pooled_A, pooled_B, config)
+                accelerator.backward((losses["D_A"] + losses["D_B"]) / count)
+            for name, value in losses.items():
+                totals[name] = totals.get(name, 0) + value.detach().float() / count
 
         # 5. Discriminator update.
-        self.optimizer_D.zero_grad(set_to_none=True)
-        accelerator.backward(losses["D_A"] + losses["D_B"])
         self.optimizer_D.step()
 
         # 6. Bookkeeping: schedules and the moving average of generator weights.
@@ -268,12 +273,16 @@ class Trainer:
         self.scheduler_D.step()
         self.ema_AB.update(accelerator.unwrap_model(nets.G_AB), self.step)
         self.ema_BA.update(accelerator.unwrap_model(nets.G_BA), self.step)
-        return {name: value.detach().float() for name, value in losses.items()}
+        return totals
 
-    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def next_micro_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Draw this step's ``gradient_accumulation_steps`` micro-batches of both domains."""
+        return [self.next_batch(index) for index in range(self.config.gradient_accumulation_steps)]
+
+    def next_batch(self, micro_index: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.config
-        # Per-step randomness: crops, flips and dropout depend only on (seed, step, rank).
-        step_seed = (config.seed * 1_000_003 + self.step) * 64 + self.accelerator.process_index
+        # Per-step randomness: crops, flips and dropout depend only on (seed, step, micro-batch, rank).
+        step_seed = ((config.seed * 1_000_003 + self.step) * 64 + micro_index) * 1024 + self.accelerator.process_index
         torch.manual_seed(step_seed)
         generator = torch.Generator().manual_seed(step_seed)
         device = self.accelerator.device
@@ -284,7 +293,27 @@ class Trainer:
         return real_A, real_B
 
     # ----------------------------------------------------------------- outputs
+    def check_in_sync(self) -> None:
+        """Raise unless every process holds the same parameters (they must, after all-reduced updates)."""
+        if self.accelerator.num_processes == 1:
+            return
+        unwrap = self.accelerator.unwrap_model
+        sums = torch.stack([
+            parameter.detach().double().sum()
+            for net in (self.nets.G_AB, self.nets.G_BA, self.nets.D_A, self.nets.D_B)
+            for parameter in unwrap(net).parameters()
+        ])
+        gathered = self.accelerator.gather(sums[None].to(self.accelerator.device))
+        if not all(torch.equal(gathered[0], row) for row in gathered[1:]):
+            raise RuntimeError(
+                f"Parameters differ between the {self.accelerator.num_processes} processes at step {self.step}; "
+                "the process group is out of sync. Check that every process runs the same code and config."
+            )
+        logger.info("Step %d: parameters identical on all %d processes", self.step, self.accelerator.num_processes,
+                    main_process_only=True)
+
     def checkpoint(self) -> Path | None:
+        self.check_in_sync()
         pools = gather_object([{"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}])
         path = None
         if self.accelerator.is_main_process:
@@ -392,13 +421,31 @@ class Trainer:
             f"Domain A ({config.domain_a}): {len(self.domain_A.images)} images in {self.domain_A.folder}",
             f"Domain B ({config.domain_b}): {len(self.domain_B.images)} images in {self.domain_B.folder}",
             f"Processes: {accelerator.num_processes} on {accelerator.device}, mixed precision {config.mixed_precision}",
-            f"Batch size: {config.batch_size} per process, {config.batch_size * accelerator.num_processes} in all",
+            f"Batch size: {config.batch_size} per process, {config.batch_size * accelerator.num_processes} in all"
+            + (f", {config.gradient_accumulation_steps} micro-batches per update: "
+               f"{config.batch_size * accelerator.num_processes * config.gradient_accumulation_steps} images per update"
+               if config.gradient_accumulation_steps > 1 else ""),
             f"Steps: {config.steps} ({config.steps - config.decay_steps} at lr {config.lr}, "
             f"then {config.decay_steps} decaying to 0); starting at step {self.step}",
             f"Crop: {config.crop_size}x{config.crop_size} from images resized to a shorter side of {config.load_size}",
             f"Generator: {count_parameters(self.ema_AB.module):,} parameters each; "
             f"discriminator: {count_parameters(self.accelerator.unwrap_model(self.nets.D_A)):,}",
         ]
+        counts = sorted((len(self.domain_A.images), len(self.domain_B.images)))
+        if counts[1] >= 2 * counts[0]:
+            lines.append(
+                f"Unbalanced domains ({len(self.domain_A.images)} vs {len(self.domain_B.images)} images): each domain "
+                f"is drawn on its own, so the smaller one repeats about {counts[1] / counts[0]:.1f} times per pass "
+                "over the larger one"
+            )
+        for domain in (self.domain_A, self.domain_B):
+            small = domain.count_smaller_than(config.crop_size)
+            if small:
+                logger.warning(
+                    "%d images in %s are smaller than crop_size %d and are upscaled; lower --crop_size and "
+                    "--load_size to train at their size", small, domain.folder, config.crop_size,
+                    main_process_only=True,
+                )
         skipped = len(self.domain_A.unreadable) + len(self.domain_B.unreadable)
         if skipped:
             lines.append(f"Unreadable images skipped: {skipped} (listed above)")
@@ -422,10 +469,10 @@ class Trainer:
         stopped_early = False
         with StopRequest() as stop:
             while self.step < config.steps:
-                real_A, real_B = self.next_batch()
-                losses = self.train_step(real_A, real_B)
+                micro_batches = self.next_micro_batches()
+                losses = self.train_step(micro_batches)
                 self.step += 1
-                window_images += real_A.shape[0] * accelerator.num_processes
+                window_images += config.batch_size * len(micro_batches) * accelerator.num_processes
                 progress.update(1)
 
                 if self.step % config.log_every == 0 or self.step == config.steps:
