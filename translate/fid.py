@@ -27,7 +27,9 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
     """Fréchet distance between Gaussians fitted to two ``[N, D]`` feature sets (N >= 2 each)."""
     for name, features in (("first", features_a), ("second", features_b)):
         if features.ndim != 2 or features.shape[0] < 2:
-            raise ValueError(f"FID needs at least 2 feature vectors in the {name} set, got shape {tuple(features.shape)}")
+            raise ValueError(
+                f"FID needs at least 2 feature vectors in the {name} set, got shape {tuple(features.shape)}"
+            )
     a, b = features_a.double(), features_b.double()
     mean_a, mean_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
