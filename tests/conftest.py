@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -65,3 +68,36 @@ def subprocess_env() -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = "1"
     env["OMP_NUM_THREADS"] = env.get("OMP_NUM_THREADS", "1")
     return env
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """Start ``app.py`` on a free loopback port with a tiny random model; yield (url, model folder, pid)."""
+    from translate.networks import GeneratorConfig, ResnetGenerator
+    from translate.weights import save_weights
+
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=8, n_blocks=1)
+    save_weights(folder, {"AtoB": ResnetGenerator(config), "BtoA": ResnetGenerator(config)},
+                 domain_a="Noto", domain_b="Twemoji", image_size=32,
+                 extra={"training_data": "random weights for tests", "license": "MIT"})
+    port = free_port()
+    log = tmp_path_factory.mktemp("log") / "app.log"
+    with log.open("w") as stream:
+        process = subprocess.Popen([PYTHON, "app.py", "--model", str(folder), "--port", str(port)], cwd=REPO,
+                                   env=subprocess_env(), stdout=stream, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app exited with {process.returncode}: {log.read_text()[-3000:]}")
+        if "Running on local URL" in log.read_text():
+            break
+        time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"app did not start within 120 s: {log.read_text()[-3000:]}")
+    yield url, str(folder), process.pid
+    process.terminate()
+    process.wait(timeout=30)
