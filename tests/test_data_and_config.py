@@ -193,7 +193,7 @@ def test_invalid_config_values_are_named(values, message):
 
 
 def test_unknown_config_field_lists_valid_ones():
-    with pytest.raises(ValueError, match="Unknown training config fields: lamda_cycle"):
+    with pytest.raises(ValueError, match="Unknown TrainConfig fields: lamda_cycle"):
         TrainConfig.from_dict({"lamda_cycle": 5})
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,36 @@ MIXED_PRECISION_CHOICES = ("no", "bf16", "fp16")
 GAN_MODES = ("lsgan", "vanilla")
 
 
+class ConfigFile:
+    """Loading and saving for config dataclasses: plain dicts, YAML and JSON files."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown {cls.__name__} fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Config file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
+        return cls.from_dict(values)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigFile):
     """Everything a training run needs. Defaults follow the published CycleGAN recipe."""
 
     # Data: a folder with trainA/ and trainB/ (optionally testA/ and testB/).
@@ -107,30 +135,6 @@ class TrainConfig:
             "generator.in_channels and discriminator.in_channels must be equal",
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown training config fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}"
-            )
-        return cls(**values)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Config file not found: {path}")
-        text = path.read_text(encoding="utf-8")
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
-        return cls.from_dict(values)
-
 
 def _parse_bool(text: str) -> bool:
     lowered = text.lower()
@@ -141,36 +145,39 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _flat_fields() -> list[tuple[str, type, Any]]:
+def _flat_fields(cls: type) -> list[tuple[str, type, Any]]:
     """List every config field as (dotted name, type, default), nested network fields included."""
     result: list[tuple[str, type, Any]] = []
-    for f in fields(TrainConfig):
-        if f.name in ("generator", "discriminator"):
-            sub = GeneratorConfig if f.name == "generator" else DiscriminatorConfig
-            for g in fields(sub):
-                result.append((f"{f.name}.{g.name}", type(g.default), g.default))
+    for f in fields(cls):
+        nested = f.default_factory() if f.default_factory is not MISSING else None
+        if is_dataclass(nested):
+            for g in fields(nested):
+                value = getattr(nested, g.name)
+                result.append((f"{f.name}.{g.name}", type(value), value))
         else:
             default = f.default if f.default is not MISSING else None
             result.append((f.name, type(default), default))
     return result
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type = None) -> None:
     """Add ``--config FILE`` and one ``--FIELD`` option per config field (``--generator.ngf 32``)."""
+    cls = cls or TrainConfig
     parser.add_argument("--config", help="YAML or JSON file with config fields; options below override it")
     group = parser.add_argument_group("config fields (override the file)")
-    for name, kind, default in _flat_fields():
+    for name, kind, default in _flat_fields(cls):
         converter = _parse_bool if kind is bool else kind
         group.add_argument(f"--{name}", type=converter, default=None, metavar=kind.__name__.upper(),
                            help=f"default: {default!r}")
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
+def config_from_args(args: argparse.Namespace, cls: type = None):
     """Merge defaults, the ``--config`` file and command-line overrides, in that order."""
+    cls = cls or TrainConfig
     values: dict[str, Any] = {}
     if args.config:
-        values = TrainConfig.from_file(args.config).to_dict()
-    for name, _, _ in _flat_fields():
+        values = cls.from_file(args.config).to_dict()
+    for name, _, _ in _flat_fields(cls):
         value = getattr(args, name, None)
         if value is None:
             continue
@@ -179,4 +186,4 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values.setdefault(section, {})[key] = value
         else:
             values[name] = value
-    return TrainConfig.from_dict(values)
+    return cls.from_dict(values)

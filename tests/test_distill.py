@@ -1,0 +1,95 @@
+"""Distillation of a tiny teacher: the loss falls, the export loads, and the MACs are counted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+
+from tests.conftest import PYTHON, REPO, make_dataset, subprocess_env
+from translate.distill import DistillConfig, Distiller
+from translate.flops import count_macs
+from translate.inference import Translator
+from translate.networks import GeneratorConfig, ResnetGenerator
+from translate.weights import read_model_info, save_weights
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerator_state():
+    AcceleratorState._reset_state(True)
+    yield
+    AcceleratorState._reset_state(True)
+
+
+@pytest.fixture
+def teacher(tmp_path):
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=16, n_blocks=3)
+    folder = tmp_path / "teacher"
+    save_weights(folder, {"AtoB": ResnetGenerator(config), "BtoA": ResnetGenerator(config)},
+                 domain_a="Noto", domain_b="Twemoji", image_size=32,
+                 extra={"training_data": "test shapes", "license": "MIT"})
+    return folder
+
+
+def config_for(teacher, data, output, **overrides) -> DistillConfig:
+    values = dict(teacher=str(teacher), data=str(data), output_dir=str(output), student={"ngf": 4, "n_blocks": 1},
+                  batch_size=4, steps=40, decay_steps=10, lr=3e-3, num_workers=0, trackers="none", log_every=5,
+                  checkpoint_every=20)
+    values.update(overrides)
+    return DistillConfig.from_dict(values)
+
+
+def test_distillation_lowers_the_student_teacher_loss(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run"))
+    first = sum(float(v) for v in distiller.train_step().values())
+    for _ in range(30):
+        last = sum(float(v) for v in distiller.train_step().values())
+    assert last < 0.7 * first
+
+
+def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    folder = Distiller(config_for(teacher, data, tmp_path / "run", steps=6, decay_steps=2)).fit()
+    info = read_model_info(folder)
+    assert info.variant == "fast"
+    assert set(info.directions) == {"AtoB", "BtoA"}
+    assert info.extra["teacher"] == str(teacher)
+    assert info.extra["license"] == "MIT"
+    translator = Translator(folder, "BtoA")
+    assert translator.generator.config == GeneratorConfig(ngf=4, n_blocks=1)
+    assert translator(data / "trainB" / "b00.jpg").size == (32, 32)
+
+    teacher_macs = count_macs(ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)), 512, 512)
+    assert info.extra["teacher_macs_512"] == teacher_macs
+    assert info.extra["macs_512"] == count_macs(translator.generator, 512, 512)
+    assert info.extra["macs_512"] * 8 < teacher_macs
+    card = (folder / "README.md").read_text()
+    assert "fast variant" in card
+    assert str(teacher) in card
+
+
+def test_distill_command_resumes(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    command = [PYTHON, "-m", "translate.cli.distill", "--teacher", str(teacher), "--data", str(data),
+               "--output_dir", str(tmp_path / "run"), "--student.ngf", "4", "--student.n_blocks", "1",
+               "--batch_size", "2", "--decay_steps", "2", "--num_workers", "0", "--trackers", "none",
+               "--log_every", "1", "--checkpoint_every", "2"]
+    first = subprocess.run([*command, "--steps", "4"], cwd=REPO, env=subprocess_env(), capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = subprocess.run([*command, "--steps", "6", "--resume", "latest"], cwd=REPO, env=subprocess_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Resumed from" in second.stderr
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_missing_teacher_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no-such-teacher"):
+        Distiller(config_for(tmp_path / "no-such-teacher", tmp_path, tmp_path / "run"))

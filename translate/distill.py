@@ -1,0 +1,288 @@
+"""Distillation: train a small, fast student generator to reproduce a trained teacher's translations.
+
+For each direction the teacher offers, a student ``ResnetGenerator`` of a smaller shape learns to
+map the teacher's training images to the teacher's own translations of them. The loss is L1 plus
+a structural term (1 - SSIM), both against the teacher's output. Runs use the same machinery as
+training: Accelerate for devices and precision, atomic checkpoints with exact resume, tracking
+and an exported weights folder (variant ``fast``) whose model card names its teacher.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kornia
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from torch.optim.lr_scheduler import LambdaLR
+from tqdm.auto import tqdm
+
+from translate import __version__
+from translate.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from translate.config import ConfigFile
+from translate.data import augment, make_loader, scan_domain
+from translate.ema import EMA
+from translate.flops import count_macs
+from translate.models import resolve_model
+from translate.networks import GeneratorConfig, ResnetGenerator
+from translate.training import StopRequest
+from translate.weights import load_generator, read_model_info, save_weights
+
+logger = get_logger(__name__)
+
+SOURCE_FOLDER = {"AtoB": "trainA", "BtoA": "trainB"}
+
+
+@dataclass
+class DistillConfig(ConfigFile):
+    """A distillation run: the teacher, the student's shape and the optimisation."""
+
+    teacher: str = ""
+    data: str = ""
+    output_dir: str = "runs/distilled"
+    student: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(ngf=16, n_blocks=3))
+    load_size: int = 0  # 0: the teacher's image_size
+    crop_size: int = 0  # 0: the teacher's image_size
+    flip: bool = True
+    batch_size: int = 8
+    steps: int = 3000
+    decay_steps: int = 1500
+    lr: float = 1e-3
+    ema_decay: float = 0.999
+    lambda_l1: float = 1.0
+    lambda_ssim: float = 0.5
+    mixed_precision: str = "no"
+    seed: int = 0
+    num_workers: int = 2
+    log_every: int = 50
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    trackers: str = "tensorboard"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.student, dict):
+            self.student = GeneratorConfig(**self.student)
+        if self.steps < 1 or not 0 <= self.decay_steps <= self.steps:
+            raise ValueError(f"Invalid distillation config: need steps >= 1 and 0 <= decay_steps <= steps, got "
+                             f"{self.steps} and {self.decay_steps}")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
+
+
+def distillation_losses(output: torch.Tensor, target: torch.Tensor, config: DistillConfig) -> dict[str, torch.Tensor]:
+    """L1 and 1 - SSIM of a student output against the teacher's, both on [-1, 1] images."""
+    output, target = output.float(), target.float()
+    losses = {"l1": F.l1_loss(output, target) * config.lambda_l1}
+    if config.lambda_ssim > 0:
+        ssim = kornia.metrics.ssim((output + 1) / 2, (target + 1) / 2, window_size=11).mean()
+        losses["ssim"] = (1 - ssim) * config.lambda_ssim
+    return losses
+
+
+class Distiller:
+    """Build and run a distillation from a ``DistillConfig``."""
+
+    def __init__(self, config: DistillConfig, *, resume: str | None = None) -> None:
+        self.config = config
+        self.output_dir = Path(config.output_dir)
+        trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision, log_with=trackers or None,
+                                       project_dir=str(self.output_dir))
+        device = self.accelerator.device
+        if not config.teacher:
+            raise ValueError("No teacher given: pass --teacher with a weights folder or model name.")
+        self.teacher_folder = resolve_model(config.teacher)
+        self.teacher_info = read_model_info(self.teacher_folder)
+        self.image_size = self.teacher_info.image_size
+        self.load_size = config.load_size or self.image_size
+        self.crop_size = config.crop_size or self.image_size
+        self.directions = list(self.teacher_info.directions)
+        self.teachers = {d: load_generator(self.teacher_folder, d)[0].to(device).eval().requires_grad_(False)
+                         for d in self.directions}
+
+        torch.manual_seed(config.seed)
+        students = {d: ResnetGenerator(config.student) for d in self.directions}
+        self.emas = {d: EMA(students[d], config.ema_decay) for d in self.directions}
+        optimizer = torch.optim.Adam([p for s in students.values() for p in s.parameters()], lr=config.lr,
+                                     betas=(0.9, 0.999))
+        constant = config.steps - config.decay_steps
+        self.scheduler = LambdaLR(optimizer, lambda step: 1.0 - max(0, step - constant) / (config.decay_steps + 1))
+        self.step = 0
+        if resume:
+            self._load(resolve_resume(resume, self.output_dir), students, optimizer)
+
+        prepared = self.accelerator.prepare(*students.values(), optimizer)
+        self.students = dict(zip(self.directions, prepared[:-1], strict=True))
+        self.optimizer = prepared[-1]
+        for ema in self.emas.values():
+            ema.to(device)
+        root = Path(config.data)
+        self.loaders = {}
+        for index, direction in enumerate(self.directions):
+            files = scan_domain(root / SOURCE_FOLDER[direction]).images
+            self.loaders[direction] = iter(make_loader(
+                files, min_side=self.load_size, batch_size=config.batch_size, seed=config.seed * 2 + index,
+                rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
+                start_batch=self.step, num_workers=config.num_workers,
+            ))
+
+    def _load(self, folder: Path, students: dict, optimizer) -> None:
+        networks, state = load_checkpoint(folder)
+        saved = state["config"].get("student", {})
+        if saved != self.config.student.to_dict():
+            raise ValueError(f"Checkpoint {folder} has student {saved}, requested {self.config.student.to_dict()}. "
+                             "Resume with the same student shape, or start a new --output_dir.")
+        for direction, student in students.items():
+            student.load_state_dict(networks[f"student_{direction}"], strict=True)
+            self.emas[direction].load_state_dict(networks[f"ema_{direction}"])
+        optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step = int(state["step"])
+        logger.info("Resumed from %s at step %d", folder, self.step, main_process_only=True)
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One update of every student on a batch of its teacher's translations; returns the losses."""
+        config, accelerator = self.config, self.accelerator
+        step_seed = (config.seed * 1_000_003 + self.step) * 1024 + accelerator.process_index
+        generator = torch.Generator().manual_seed(step_seed)
+        torch.manual_seed(step_seed)
+        totals: dict[str, torch.Tensor] = {}
+        loss = 0
+        for direction in self.directions:
+            real = augment(next(self.loaders[direction]), load_size=self.load_size, crop_size=self.crop_size,
+                           flip=config.flip, generator=generator, device=accelerator.device)
+            with torch.no_grad(), accelerator.autocast():
+                target = self.teachers[direction](real).float()
+            with accelerator.autocast():
+                output = self.students[direction](real)
+            losses = distillation_losses(output, target, config)
+            loss = loss + sum(losses.values())
+            for name, value in losses.items():
+                totals[f"{direction}_{name}"] = value.detach()
+        self.optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        self.optimizer.step()
+        self.scheduler.step()
+        for direction, student in self.students.items():
+            self.emas[direction].update(accelerator.unwrap_model(student), self.step)
+        return totals
+
+    def checkpoint(self) -> None:
+        if self.accelerator.is_main_process:
+            networks = {}
+            for direction, student in self.students.items():
+                networks[f"student_{direction}"] = self.accelerator.unwrap_model(student)
+                networks[f"ema_{direction}"] = self.emas[direction].module
+            state = {"step": self.step, "config": self.config.to_dict(), "version": __version__,
+                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+            save_checkpoint(self.output_dir, self.step, networks, state, self.config.keep_checkpoints)
+        self.accelerator.wait_for_everyone()
+
+    def final_students(self) -> dict[str, ResnetGenerator]:
+        if self.config.ema_decay > 0:
+            return {d: ema.module for d, ema in self.emas.items()}
+        return {d: self.accelerator.unwrap_model(s) for d, s in self.students.items()}
+
+    def export(self) -> Path | None:
+        """Write the students as a weights folder (variant ``fast``) with a model card naming the teacher."""
+        if not self.accelerator.is_main_process:
+            return None
+        students = {d: s.cpu() for d, s in self.final_students().items()}
+        teacher_macs = count_macs(load_generator(self.teacher_folder, self.directions[0])[0], 512, 512)
+        student_macs = count_macs(students[self.directions[0]], 512, 512)
+        info = self.teacher_info
+        extra = {
+            "teacher": str(self.config.teacher), "trained_steps": self.step, "package_version": __version__,
+            "macs_512": student_macs, "teacher_macs_512": teacher_macs,
+        }
+        for key in ("training_data", "license"):
+            if key in info.extra:
+                extra[key] = info.extra[key]
+        folder = self.output_dir / "weights"
+        save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
+                     variant="fast", extra=extra,
+                     model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs))
+        for student in students.values():
+            student.to(self.accelerator.device)
+        return folder
+
+    def fit(self) -> Path | None:
+        config, accelerator = self.config, self.accelerator
+        if accelerator.is_main_process:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        accelerator.init_trackers("distill")
+        logger.info("Distilling %s (%s) into ngf %d, %d blocks: %d steps at batch size %d", self.teacher_folder,
+                    ", ".join(self.directions), config.student.ngf, config.student.n_blocks, config.steps,
+                    config.batch_size, main_process_only=True)
+        metrics = self.output_dir / "metrics.jsonl"
+        progress = tqdm(total=config.steps, initial=self.step, desc="distilling",
+                        disable=not accelerator.is_main_process, dynamic_ncols=True)
+        started = time.perf_counter()
+        stopped = False
+        with StopRequest() as stop:
+            while self.step < config.steps:
+                losses = self.train_step()
+                self.step += 1
+                progress.update(1)
+                if self.step % config.log_every == 0 or self.step == config.steps:
+                    names = sorted(losses)
+                    averaged = accelerator.reduce(torch.stack([losses[k] for k in names]), reduction="mean")
+                    values = {f"loss/{k}": float(v) for k, v in zip(names, averaged.tolist(), strict=True)}
+                    values["lr"] = self.scheduler.get_last_lr()[0]
+                    accelerator.log(values, step=self.step)
+                    progress.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in values.items() if "loss" in k})
+                    if accelerator.is_main_process:
+                        with metrics.open("a", encoding="utf-8") as stream:
+                            stream.write(json.dumps({"step": self.step, **values}) + "\n")
+                requested = stop.requested
+                if self.step % config.checkpoint_every == 0 or self.step == config.steps or requested:
+                    self.checkpoint()
+                if requested:
+                    logger.info("Stop requested: saved step %d; resume with --resume latest", self.step,
+                                main_process_only=True)
+                    stopped = True
+                    break
+        progress.close()
+        folder = None if stopped else self.export()
+        if folder:
+            logger.info("Exported the distilled model to %s after %.0f s", folder, time.perf_counter() - started,
+                        main_process_only=True)
+        accelerator.wait_for_everyone()
+        accelerator.end_training()
+        return folder
+
+
+def distilled_model_card(config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int) -> str:
+    s = config.student
+    return f"""---
+library_name: cyclegan-translate
+tags: [cyclegan, image-to-image, distillation]
+---
+
+# {teacher.domain_a} ↔ {teacher.domain_b}, fast variant (distilled)
+
+A small generator trained to reproduce the translations of its teacher, `{config.teacher}`.
+Variant: **fast**. Directions: {", ".join(teacher.directions)}.
+
+- Student: ResNet generator, ngf {s.ngf}, {s.n_blocks} residual blocks
+- Cost at 512x512: {student_macs / 1e9:.1f}G multiply-accumulates, against {teacher_macs / 1e9:.1f}G for the
+  teacher ({teacher_macs / student_macs:.1f}x fewer)
+- Training: {steps} steps at batch size {config.batch_size} on the teacher's training images
+  (`{config.data}`), L1 weight {config.lambda_l1} plus (1 - SSIM) weight {config.lambda_ssim} against the
+  teacher's output, Adam lr {config.lr}, exponential moving average of the weights (decay {config.ema_decay})
+- Working resolution: {teacher.image_size} px, as the teacher
+
+The teacher's model card describes the training data and its licences, which apply here too.
+"""
+
+
+def distill(config: DistillConfig, *, resume: str | None = None) -> Path | None:
+    """Run a distillation from ``config``; return the exported weights folder."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO)
+    return Distiller(config, resume=resume).fit()
