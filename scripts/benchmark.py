@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""Measure speed and memory, and write the results to docs/benchmarks.md and docs/benchmarks.json.
+"""Measure speed and memory of our paths against a reference path; write docs/benchmarks.md and .json.
 
-Each case runs in its own child process, so its peak resident memory (the kernel's maximum RSS of
-that process) is measured cleanly, and is repeated ``--repeats`` times; the report gives the
-median and the spread of the wall times.
+The reference path does what the official CycleGAN test and train scripts do: fp32 eager
+PyTorch, one image at a time, no autocast, plain file handling, and a training step with
+separate forward passes. Our path is what this package does. Both run in the same invocation,
+so their ratio is measured on the same machine at the same time.
 
-    python scripts/benchmark.py                      # every case
-    python scripts/benchmark.py --only tiling        # the 6000x4000 full-resolution case
+Each case runs in its own child process, so the peak resident memory of the process (the
+kernel's maximum RSS) belongs to that case alone; within a case, every figure is the median of
+``--repeats`` timed runs after one warm-up run.
+
+    python scripts/benchmark.py                       # every case (about 20 minutes on 2 cores)
+    python scripts/benchmark.py --only latency --only tiling
 """
 
 from __future__ import annotations
@@ -19,43 +24,282 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CASES = {
-    "tiling": "Full-resolution translation of a 6000x4000 photo with the shipped emoji model (tiled)",
-}
+SHIPPED = REPO / "weights" / "emoji"
+SHIPPED_FAST = REPO / "weights" / "emoji-fast"
 
 
-def case_tiling() -> dict:
-    """Translate a generated 6000x4000 image at full resolution; returns what the report needs."""
+# ----------------------------------------------------------------------------- helpers
+def timed(function, repeats: int) -> dict:
+    function()  # warm-up: allocator, kernels and caches
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "runs": len(seconds)}
+
+
+def photo_like(width: int, height: int, seed: int = 0):
+    """A PIL image with gradients, edges and grain, standing in for a photo."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x / width, y / height, 0.5 + 0.5 * np.sin(x / 37.0 + y / 23.0)], axis=-1) * 220
+    image = Image.fromarray(base.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(60):
+        x0, y0, size = int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(4, width // 4))
+        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+        draw.ellipse([x0, y0, x0 + size, y0 + size], fill=colour)
+    array = np.asarray(image, dtype=np.float32) + rng.normal(0, 5, (height, width, 3))
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+
+
+def matmul_throughput(dtype) -> float:
+    """Measured multiply-accumulates per second of a 2048x2048 matrix product in ``dtype``."""
+    import torch
+
+    a = torch.randn(2048, 2048).to(dtype)
+    b = torch.randn(2048, 2048).to(dtype)
+    result = timed(lambda: torch.mm(a, b), 5)
+    return 2048**3 / result["median"]
+
+
+def reference_generator_call(generator, image):
+    """The official test loop's inference: fp32 eager, no_grad, one image."""
+    import torch
+
+    with torch.no_grad():
+        return generator(image)
+
+
+# ----------------------------------------------------------------------------- cases
+def case_latency(repeats: int) -> dict:
+    """Generator latency, reference (fp32 eager) vs ours (Translator: inference_mode, autocast)."""
+    import torch
+
+    from translate.flops import count_macs
+    from translate.image_io import to_tensor
+    from translate.inference import Translator, resolve_precision, run_generator
+    from translate.networks import GeneratorConfig, ResnetGenerator
+    from translate.weights import save_weights
+
+    torch.manual_seed(0)
+    folder = Path(tempfile.mkdtemp()) / "resnet9"
+    save_weights(folder, {"AtoB": ResnetGenerator(GeneratorConfig())}, image_size=256)
+    models = [("ResNet-9, ngf 64", folder, (256, 512, 1024))]
+    if SHIPPED.is_dir():
+        models.append(("shipped emoji (best)", SHIPPED, (512,)))
+    if SHIPPED_FAST.is_dir():
+        models.append(("shipped emoji (fast)", SHIPPED_FAST, (512,)))
+
+    dtype = resolve_precision("auto", torch.device("cpu"))
+    throughput = {"fp32": matmul_throughput(torch.float32)}
+    if dtype is not None:
+        throughput["bf16"] = matmul_throughput(dtype)
+    rows = []
+    for name, path, sizes in models:
+        ours = Translator(path, full_resolution=True, tiling="never")
+        reference = Translator(path, full_resolution=True, tiling="never", precision="fp32").generator
+        for size in sizes:
+            batch = to_tensor(photo_like(size, size)).unsqueeze(0)
+            reference_time = timed(partial(reference_generator_call, reference, batch), repeats)
+            our_time = timed(partial(ours.translate_tensor, batch), repeats)
+            ours.generator.to(memory_format=torch.channels_last)
+            channels_last_time = timed(partial(ours.translate_tensor, batch.to(memory_format=torch.channels_last)),
+                                       repeats)
+            ours.generator.to(memory_format=torch.contiguous_format)
+            with torch.no_grad():
+                exact = run_generator(reference, batch)
+            fast = ours.translate_tensor(batch)
+            macs = count_macs(reference, size, size)
+            precision = "bf16" if ours.autocast_dtype is not None else "fp32"
+            rows.append({
+                "model": name, "size": size, "macs": macs,
+                "reference_s": reference_time, "ours_s": our_time, "ours_channels_last_s": channels_last_time,
+                "speedup": reference_time["median"] / our_time["median"],
+                "ours_precision": precision,
+                "mean_abs_levels": float((fast - exact).abs().mean() * 127.5),
+                "floor_s": macs / throughput[precision],
+                "reference_floor_s": macs / throughput["fp32"],
+            })
+    return {"rows": rows, "matmul_macs_per_s": throughput, "threads": torch.get_num_threads()}
+
+
+def case_batch(repeats: int) -> dict:
+    """Folder conversion throughput: 64 photos of 512x384 with the shipped model at full resolution."""
     import numpy as np
     import torch
     from PIL import Image
 
+    from translate.batch import convert_folder
+    from translate.image_io import to_pil, to_tensor
     from translate.inference import Translator
 
-    rng = np.random.default_rng(0)
-    height, width = 4000, 6000
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.stack([x / width * 255, y / height * 255, 127 + 100 * np.sin(x / 150 + y / 90)], axis=-1)
-    image = Image.fromarray(np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8))
-    del base, x, y
-    translator = Translator(REPO / "weights" / "emoji", full_resolution=True)
-    start = time.perf_counter()
-    result = translator(image)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "size": list(result.size), "tile": translator.tile_plan.tile,
+    root = Path(tempfile.mkdtemp())
+    photos = root / "photos"
+    photos.mkdir()
+    for index in range(64):
+        photo_like(512, 384, seed=index).save(photos / f"photo{index:02d}.jpg", quality=92)
+    generator = Translator(SHIPPED, full_resolution=True, precision="fp32").generator
+
+    def reference() -> None:
+        output = root / "reference"
+        output.mkdir(exist_ok=True)
+        for path in sorted(photos.iterdir()):
+            image = Image.open(path).convert("RGB")
+            with torch.no_grad():
+                result = generator(to_tensor(image).unsqueeze(0))[0]
+            to_pil(result).save(output / path.name, quality=92)
+
+    translator = Translator(SHIPPED, full_resolution=True)
+    counter = iter(range(1000))
+
+    def ours() -> None:
+        convert_folder(photos, root / f"ours{next(counter)}", translator, progress=False, batch_size=4, workers=2)
+
+    reference_time = timed(reference, repeats)
+    our_time = timed(ours, repeats)
+    first = np.asarray(Image.open(root / "reference" / "photo00.jpg"), dtype=np.float64)
+    second = np.asarray(Image.open(root / "ours0" / "photo00.jpg"), dtype=np.float64)
+    return {
+        "images": 64, "size": [512, 384],
+        "reference_images_per_s": 64 / reference_time["median"], "ours_images_per_s": 64 / our_time["median"],
+        "reference_s": reference_time, "ours_s": our_time,
+        "speedup": reference_time["median"] / our_time["median"],
+        "mean_abs_levels_after_jpeg": float(np.abs(first - second).mean()),
+    }
+
+
+def reference_train_step(nets, optimizers, real_A, real_B, config) -> None:
+    """A training step the way the official code does it: fp32, six generator and separate D passes."""
+    import torch
+    import torch.nn.functional as F
+
+    G_AB, G_BA, D_A, D_B = nets
+    optimizer_G, optimizer_D = optimizers
+    fake_B, fake_A = G_AB(real_A), G_BA(real_B)
+    rec_A, rec_B = G_BA(fake_B), G_AB(fake_A)
+    idt_B, idt_A = G_AB(real_B), G_BA(real_A)
+    for d in (D_A, D_B):
+        d.requires_grad_(False)
+    pred_B, pred_A = D_B(fake_B), D_A(fake_A)
+    loss_G = (F.mse_loss(pred_B, torch.ones_like(pred_B)) + F.mse_loss(pred_A, torch.ones_like(pred_A))
+              + 10 * (F.l1_loss(rec_A, real_A) + F.l1_loss(rec_B, real_B))
+              + 5 * (F.l1_loss(idt_A, real_A) + F.l1_loss(idt_B, real_B)))
+    optimizer_G.zero_grad()
+    loss_G.backward()
+    optimizer_G.step()
+    for d in (D_A, D_B):
+        d.requires_grad_(True)
+    optimizer_D.zero_grad()
+    for d, real, fake in ((D_A, real_A, fake_A), (D_B, real_B, fake_B)):
+        real_score, fake_score = d(real), d(fake.detach())
+        loss = 0.5 * (F.mse_loss(real_score, torch.ones_like(real_score))
+                      + F.mse_loss(fake_score, torch.zeros_like(fake_score)))
+        loss.backward()
+    optimizer_D.step()
+
+
+def case_train(repeats: int) -> dict:
+    """Training step time, reference (official-style fp32) vs ours (Trainer.train_step, bf16 where native)."""
+    import torch
+    from accelerate.state import AcceleratorState
+
+    from translate.config import TrainConfig
+    from translate.inference import resolve_precision
+    from translate.networks import PatchDiscriminator, ResnetGenerator
+    from translate.training import Trainer
+
+    root = Path(tempfile.mkdtemp())
+    for domain in ("trainA", "trainB"):
+        (root / domain).mkdir()
+        for index in range(8):
+            photo_like(160, 160, seed=index).save(root / domain / f"{index}.png")
+    precision = "bf16" if resolve_precision("auto", torch.device("cpu")) is not None else "no"
+    configs = {
+        "default (ResNet-9 ngf 64, 128x128, batch 1)": dict(load_size=128, crop_size=128, batch_size=1),
+        "emoji (configs/emoji.yaml: ngf 32, 64x64, batch 4)": dict(
+            load_size=64, crop_size=64, batch_size=4, generator={"ngf": 32, "n_blocks": 9}),
+    }
+    rows = []
+    for name, values in configs.items():
+        config = TrainConfig.from_dict(dict(data=str(root), output_dir=str(root / "run"), num_workers=0,
+                                            trackers="none", mixed_precision=precision, **values))
+        AcceleratorState._reset_state(True)
+        trainer = Trainer(config)
+        batches = trainer.next_micro_batches()
+        ours = timed(lambda trainer=trainer, batches=batches: trainer.train_step(batches), repeats)
+
+        torch.manual_seed(0)
+        nets = [ResnetGenerator(config.generator), ResnetGenerator(config.generator),
+                PatchDiscriminator(config.discriminator), PatchDiscriminator(config.discriminator)]
+        optimizers = [torch.optim.Adam([*nets[0].parameters(), *nets[1].parameters()], lr=2e-4, betas=(0.5, 0.999)),
+                      torch.optim.Adam([*nets[2].parameters(), *nets[3].parameters()], lr=2e-4, betas=(0.5, 0.999))]
+        real_A, real_B = (b.float().cpu() for b in batches[0])
+        reference = timed(partial(reference_train_step, nets, optimizers, real_A, real_B, config), repeats)
+        rows.append({"config": name, "precision": precision, "reference_s": reference, "ours_s": ours,
+                     "speedup": reference["median"] / ours["median"]})
+    return {"rows": rows}
+
+
+def case_tiling(repeats: int) -> dict:
+    """Full-resolution translation of a 6000x4000 photo with the shipped model, tiled."""
+    import torch
+
+    from translate.inference import Translator
+
+    image = photo_like(6000, 4000)
+    translator = Translator(SHIPPED, full_resolution=True)
+    result = timed(lambda: translator(image), max(1, repeats - 2))
+    return {"seconds": result, "size": [6000, 4000], "tile": translator.tile_plan.tile,
             "overlap": translator.tile_plan.overlap, "threads": torch.get_num_threads(),
             "precision": str(translator.autocast_dtype)}
 
 
-def run_case(name: str) -> dict:
+def case_onnx(repeats: int) -> dict:
+    """onnxruntime on the exported shipped generator at 512x512, against our PyTorch path."""
+    import onnxruntime
+    import torch
+
+    from translate.image_io import to_tensor
+    from translate.inference import Translator
+    from translate.onnx_export import export_onnx
+
+    ours = Translator(SHIPPED, full_resolution=True, tiling="never")
+    path = export_onnx(Translator(SHIPPED, precision="fp32").generator, Path(tempfile.mkdtemp()) / "g.onnx")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batch = to_tensor(photo_like(512, 512)).unsqueeze(0)
+    array = batch.numpy()
+    onnx_time = timed(lambda: session.run(["translated"], {"image": array}), repeats)
+    our_time = timed(partial(ours.translate_tensor, batch), repeats)
+    (onnx_output,) = session.run(["translated"], {"image": array})
+    with torch.no_grad():
+        exact = ours.generator.float()(batch)
+    return {"size": 512, "onnxruntime_s": onnx_time, "ours_s": our_time,
+            "ours_over_onnx": onnx_time["median"] / our_time["median"],
+            "onnx_max_abs_difference": float(abs(onnx_output - exact.numpy()).max()),
+            "onnxruntime_version": onnxruntime.__version__}
+
+
+CASES = {"latency": case_latency, "batch": case_batch, "train": case_train, "tiling": case_tiling,
+         "onnx": case_onnx}
+
+
+# ----------------------------------------------------------------------------- report
+def run_case(name: str, repeats: int) -> dict:
     """Run one case in a child process, which reports its results and its own peak resident memory."""
-    command = [sys.executable, __file__, "--child", name]
+    command = [sys.executable, __file__, "--child", name, "--repeats", str(repeats)]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if completed.returncode != 0:
         raise RuntimeError(f"benchmark case {name} failed:\n{completed.stderr[-3000:]}")
@@ -75,63 +319,138 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (GPU figures not measured)"
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "gpu": gpu,
             "python": platform.python_version()}
 
 
-def write_report(results: dict, info: dict, command: str) -> None:
-    docs = REPO / "docs"
-    docs.mkdir(exist_ok=True)
-    (docs / "benchmarks.json").write_text(json.dumps({"machine": info, "command": command, "results": results},
-                                                     indent=2) + "\n")
+def spread(figure: dict, scale: float = 1.0, digits: int = 3) -> str:
+    return (f"{figure['median'] * scale:.{digits}f} ({figure['min'] * scale:.{digits}f}-"
+            f"{figure['max'] * scale:.{digits}f})")
+
+
+def markdown(results: dict, info: dict) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']}, GPU: {info['gpu']}, "
-        f"Python {info['python']}.",
-        f"Command: `{command}`. Each figure is the median of the runs, with the minimum and maximum.",
+        "Written by `scripts/benchmark.py`; the raw figures are in `benchmarks.json` next to this file.",
+        "",
+        f"- Machine: {info['cpu']}, {info['cores']} cores; torch {info['torch']}; Python {info['python']}; "
+        f"GPU: {info['gpu']}.",
+        "- Command: `python scripts/benchmark.py` (each section names the invocation that measured it).",
+        "- Times are medians of several runs after a warm-up, with (min-max). Ratios are reference / ours from "
+        "the same invocation. Peak memory is the peak resident memory of the case's own process.",
+        "- Reference path: what the official CycleGAN scripts do (fp32 eager, one image at a time, no autocast, "
+        "plain file handling, six separate generator passes per training step).",
         "",
     ]
-    if "tiling" in results:
-        runs = results["tiling"]
-        seconds = [r["seconds"] for r in runs]
-        peaks = [r["peak_rss_mib"] for r in runs]
-        first = runs[0]
+    if "latency" in results:
+        data = results["latency"]
         lines += [
-            "## Full-resolution translation, 6000x4000",
+            "## Generator latency (one image)",
             "",
-            f"Shipped emoji model, `Translator(full_resolution=True)`, tiles of {first['tile']} px with "
-            f"{first['overlap']} px overlap, {first['precision']} autocast, {first['threads']} threads.",
+            f"Measured by `{data['command']}`.",
             "",
-            "| figure | median | min | max |",
-            "|---|---|---|---|",
-            f"| wall time, s | {statistics.median(seconds):.1f} | {min(seconds):.1f} | {max(seconds):.1f} |",
-            f"| peak resident memory of the process, MiB | {statistics.median(peaks):.0f} | {min(peaks):.0f} | "
-            f"{max(peaks):.0f} |",
+            f"Threads: {data['threads']}. Measured matrix-multiply throughput: "
+            + ", ".join(f"{k} {v / 1e9:.0f} GMAC/s" for k, v in data["matmul_macs_per_s"].items())
+            + ". The floor is the model's multiply-accumulates divided by that throughput in the same precision.",
+            "",
+            "| model | size | GMACs | reference fp32, s | ours, s | ours channels-last, s | speed-up | "
+            "ours vs floor | ours vs fp32, mean abs levels |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in data["rows"]:
+            lines.append(
+                f"| {row['model']} | {row['size']}² | {row['macs'] / 1e9:.1f} | {spread(row['reference_s'])} | "
+                f"{spread(row['ours_s'])} ({row['ours_precision']}) | {spread(row['ours_channels_last_s'])} | "
+                f"**{row['speedup']:.2f}x** | {row['ours_s']['median'] / row['floor_s']:.1f}x floor | "
+                f"{row['mean_abs_levels']:.2f} |")
+        lines += [f"\nPeak memory of the latency process: {data['peak_rss_mib']:.0f} MiB.", ""]
+    if "batch" in results:
+        data = results["batch"]
+        lines += [
+            "## Folder conversion (64 photos of 512x384, JPEG in and out, shipped model, full resolution)",
+            "",
+            f"Measured by `{data['command']}`.",
+            "",
+            "| path | images/s | seconds per folder |",
+            "|---|---|---|",
+            f"| reference: one at a time, fp32, no threads | {data['reference_images_per_s']:.2f} | "
+            f"{spread(data['reference_s'], digits=1)} |",
+            f"| ours: `convert_folder`, threads, batches of 4, bf16 | {data['ours_images_per_s']:.2f} | "
+            f"{spread(data['ours_s'], digits=1)} |",
+            "",
+            f"Speed-up: **{data['speedup']:.2f}x**. Mean absolute difference of the two outputs after JPEG "
+            f"encoding: {data['mean_abs_levels_after_jpeg']:.2f} levels. Peak memory: {data['peak_rss_mib']:.0f} MiB.",
             "",
         ]
-    (docs / "benchmarks.md").write_text("\n".join(lines))
+    if "train" in results:
+        data = results["train"]
+        lines += ["## Training step", "", f"Measured by `{data['command']}`.", "",
+                  "| config | reference fp32, s | ours, s | speed-up |", "|---|---|---|---|"]
+        for row in data["rows"]:
+            lines.append(f"| {row['config']} | {spread(row['reference_s'])} | {spread(row['ours_s'])} "
+                         f"({row['precision']}) | **{row['speedup']:.2f}x** |")
+        lines += ["", f"Peak memory of the training process: {data['peak_rss_mib']:.0f} MiB.", ""]
+    if "onnx" in results:
+        data = results["onnx"]
+        lines += [
+            "## ONNX Runtime (shipped model, 512x512)",
+            "",
+            f"Measured by `{data['command']}`, onnxruntime {data['onnxruntime_version']}, CPU execution provider.",
+            "",
+            f"- onnxruntime fp32: {spread(data['onnxruntime_s'])} s; our PyTorch path: {spread(data['ours_s'])} s; "
+            f"ours is **{data['ours_over_onnx']:.2f}x** the speed of onnxruntime.",
+            f"- Largest difference of the ONNX output to PyTorch fp32: {data['onnx_max_abs_difference']:.1e} "
+            "(on [-1, 1] values).",
+            "",
+        ]
+    if "tiling" in results:
+        data = results["tiling"]
+        lines += [
+            "## Full-resolution translation of a 6000x4000 photo",
+            "",
+            f"Measured by `{data['command']}`.",
+            "",
+            f"Shipped model, `Translator(full_resolution=True)`: tiles of {data['tile']} px with {data['overlap']} "
+            f"px overlap, {data['precision']} autocast, {data['threads']} threads.",
+            "",
+            f"- Wall time: {spread(data['seconds'], digits=1)} s",
+            f"- Peak resident memory of the process: **{data['peak_rss_mib']:.0f} MiB** (input, output and "
+            "model included)",
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each case")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each figure, after one warm-up")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = globals()[f"case_{args.child}"]()
+        result = CASES[args.child](args.repeats)
         result["child_peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(json.dumps(result))
         return 0
 
-    names = args.only or sorted(CASES)
-    results = {name: [run_case(name) for _ in range(args.repeats)] for name in names}
+    names = args.only or list(CASES)
+    docs = REPO / "docs"
+    docs.mkdir(exist_ok=True)
+    json_path = docs / "benchmarks.json"
+    stored = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    results = stored.get("results", {})
     command = "python scripts/benchmark.py" + "".join(f" --only {n}" for n in args.only or []) + (
         f" --repeats {args.repeats}" if args.repeats != 3 else "")
-    write_report(results, machine(), command)
-    print((REPO / "docs" / "benchmarks.md").read_text())
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr)
+        results[name] = run_case(name, args.repeats)
+        results[name]["command"] = command
+    info = machine()
+    json_path.write_text(json.dumps({"machine": info, "command": command, "results": results}, indent=2) + "\n")
+    (docs / "benchmarks.md").write_text(markdown(results, info))
+    print((docs / "benchmarks.md").read_text())
     return 0
 
 
