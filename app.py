@@ -156,6 +156,18 @@ def model_card(model: str) -> str:
     return _strip_front_matter(card.read_text(encoding="utf-8")) if card.is_file() else "No model card."
 
 
+def model_choices(models: list[str]) -> list[tuple[str, str]]:
+    """Dropdown entries that say which model is the fast (distilled) and which the best variant."""
+    choices = []
+    for name in models:
+        try:
+            variant = read_model_info(resolve_model(name)).variant
+        except (FileNotFoundError, ValueError):
+            variant = "?"
+        choices.append((f"{name} ({variant})", name))
+    return choices
+
+
 def direction_choices(model: str) -> list[tuple[str, str]]:
     info = read_model_info(resolve_model(model))
     return [(f"{DIRECTION_LABELS[d]}  ({info.describe(d)})", d) for d in info.directions]
@@ -200,7 +212,9 @@ def build_demo(models: list[str] | None = None, default_model: str | None = None
             with gr.Column():
                 upload = gr.Image(label="Input image", type="filepath", image_mode=None, height=360,
                                   sources=["upload", "clipboard", "webcam"], elem_id="input-image")
-                model = gr.Dropdown(choices=models, value=default_model, label="Model", elem_id="model")
+                model = gr.Dropdown(choices=model_choices(models), value=default_model, label="Model",
+                                    info="best: the full generator; fast: a distilled one, several times faster",
+                                    elem_id="model")
                 summary = gr.Markdown(model_summary(default_model), elem_id="model-summary")
                 direction = gr.Radio(choices=choices, value=choices[0][1], label="Direction", elem_id="direction")
                 resolution = gr.Radio(choices=list(RESOLUTIONS), value=RESOLUTIONS[0], label="Resolution",
@@ -241,6 +255,13 @@ def main() -> None:
     models = shipped_models()
     if args.model and args.model not in models:
         models = [args.model, *models]
+    if not models:
+        raise SystemExit("app.py: error: no model to serve: weights/ has no shipped model. Pass --model with a "
+                         "weights folder, an official pretrained name or a Hub id.")
+    try:
+        read_model_info(resolve_model(args.model or models[0]))
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"app.py: error: {error}") from error
     demo = build_demo(models, args.model)
     # Load the default model once at start, so the first visitor does not wait for it.
     default = args.model or (DEFAULT_MODEL if DEFAULT_MODEL in models else models[0])

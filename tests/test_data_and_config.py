@@ -201,3 +201,21 @@ def test_list_images_sorted(tmp_path):
     for name in ("b.png", "a.png", "c.webp"):
         draw_shapes(tmp_path / name, (8, 8), 0)
     assert [p.name for p in list_images(tmp_path)] == ["a.png", "b.png", "c.webp"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"generator": {"ngff": 32}}, r"Unknown TrainConfig.generator fields: ngff"),
+        ({"steps": "100"}, r"TrainConfig.steps must be of type int, got '100'"),
+        ({"flip": 1}, r"TrainConfig.flip must be of type bool"),
+        ({"generator": 5}, r"TrainConfig.generator must be a mapping"),
+    ],
+)
+def test_config_types_are_checked(values, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(values)
+
+
+def test_integer_is_accepted_for_float_field():
+    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0

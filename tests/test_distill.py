@@ -93,3 +93,8 @@ def test_distill_command_resumes(teacher, tmp_path):
 def test_missing_teacher_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-teacher"):
         Distiller(config_for(tmp_path / "no-such-teacher", tmp_path, tmp_path / "run"))
+
+
+def test_invalid_intervals_are_rejected(teacher, tmp_path):
+    with pytest.raises(ValueError, match="checkpoint_every must be at least 1"):
+        config_for(teacher, tmp_path, tmp_path / "run", checkpoint_every=0)

@@ -346,3 +346,33 @@ def test_in_memory_png_round_trip():
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     assert open_image(Image.open(buffer)).getpixel((0, 0)) == (1, 2, 3, 4)
+
+
+def test_camera_exif_with_sub_directories_survives(weights, tmp_path):
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    image = Image.new("RGB", (32, 24), (120, 40, 40))
+    exif = image.getexif()
+    exif[0x010F] = "CameraMaker"
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:01 10:00:00"  # DateTimeOriginal, in the Exif sub-directory
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}
+    image.save(root / "camera.jpg", exif=exif.tobytes())
+    completed = convert(root, out, "--model", weights, "--quiet")
+    assert completed.returncode == 0, completed.stderr
+    with Image.open(out / "camera.jpg") as result:
+        saved = result.getexif()
+        assert saved.get(0x010F) == "CameraMaker"
+        assert saved.get_ifd(0x8769).get(0x9003) == "2024:05:01 10:00:00"
+        assert 0x8825 not in saved
+
+
+def test_outputs_get_normal_file_permissions(tmp_path):
+    import os
+    import stat as stat_module
+
+    previous = os.umask(0o022)
+    try:
+        save_image(Image.new("RGB", (8, 8)), tmp_path / "out.png")
+    finally:
+        os.umask(previous)
+    assert stat_module.S_IMODE((tmp_path / "out.png").stat().st_mode) == 0o644

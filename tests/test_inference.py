@@ -161,3 +161,28 @@ def test_translated_png_encodes(weights):
     buffer = io.BytesIO()
     result.save(buffer, format="PNG")
     assert buffer.tell() > 0
+
+
+def test_config_json_without_directions_is_explained(weights):
+    config_path = weights / "config.json"
+    values = json.loads(config_path.read_text())
+    del values["directions"]
+    config_path.write_text(json.dumps(values))
+    with pytest.raises(ValueError, match="missing or invalid 'directions'"):
+        load_generator(weights, "AtoB")
+
+
+def test_max_pixels_above_pillow_limit_is_rejected():
+    from translate.image_io import ImageLimits
+
+    with pytest.raises(ValueError, match="max_pixels must be between 1 and 178,956,970"):
+        ImageLimits(max_pixels=500_000_000)
+
+
+def test_repository_paths_are_not_hub_ids():
+    from translate.hub import is_repo_id
+
+    assert not is_repo_id("weights/emoji")
+    assert not is_repo_id("runs/horse2zebra")
+    assert not is_repo_id("./someone/model")
+    assert is_repo_id("someone/horse2zebra-cyclegan")

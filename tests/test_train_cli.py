@@ -141,9 +141,12 @@ def test_sigterm_saves_a_checkpoint_that_resumes(dataset, tmp_path):
     assert 3 <= stopped_at < 100000
     assert not (run / "weights").exists(), "an interrupted run must not export as if finished"
 
-    # The last --steps on the command line wins.
-    resumed = subprocess.run([*command, "--steps", str(stopped_at + 2), "--resume", "latest"],
+    # Only the options that change: the rest (tiny architecture, sizes, batch) come from the checkpoint.
+    resumed = subprocess.run([PYTHON, "-m", "translate.cli.train", "--data", str(dataset), "--output_dir", str(run),
+                              "--steps", str(stopped_at + 2), "--resume", "latest"],
                              cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Resumed from {run / 'checkpoints' / checkpoints[0].name} at step {stopped_at}" in resumed.stderr
+    assert f"resuming with steps = {stopped_at + 2} (the run started with 100000)" in resumed.stderr
+    assert "generator.ngf" not in resumed.stderr
     assert (run / "weights" / "config.json").is_file()

@@ -194,26 +194,41 @@ def convert_folder(
         def finish_and_save(job: Job, output: torch.Tensor, prepared: PreparedImage) -> None:
             save_image(translator.finish(output, prepared), job.target, save_options, exif=prepared.exif)
 
+        def collect(limit: int) -> None:
+            """Wait for the oldest saves until at most ``limit`` are pending, recording each outcome."""
+            while len(saves) > limit:
+                job, future = saves.pop(0)
+                try:
+                    future.result()
+                    result.converted.append(job)
+                except Exception as error:  # noqa: BLE001 - one file's encoder error must not end the batch
+                    result.failed.append((job, f"could not write {job.target}: {type(error).__name__}: {error}"))
+                    logger.warning("Failed to write %s: %s", job.target, error)
+
         def flush(batch: list[tuple[Job, PreparedImage]]) -> None:
             try:
                 outputs = translator.run(torch.stack([prepared.tensor for _, prepared in batch]))
-            except (RuntimeError, ValueError) as error:
+            except Exception as error:  # noqa: BLE001 - e.g. out of memory on one huge image
                 for job, _ in batch:
                     fail(job, error)
                 return
             for (job, prepared), output in zip(batch, outputs, strict=True):
                 saves.append((job, writers.submit(finish_and_save, job, output, prepared)))
             bar.update(len(batch))
+            # Bound the results waiting for the encoder, so memory does not grow with the folder.
+            collect(workers * 2)
 
         batch: list[tuple[Job, PreparedImage]] = []
-        for job, decoded in _prefetch(readers, translator, pending, workers * 2 + batch_size):
+        # At full resolution each decoded image can be hundreds of MB: decode only a little ahead.
+        depth = max(2, workers) if translator.full_resolution else workers * 2 + batch_size
+        for job, decoded in _prefetch(readers, translator, pending, depth):
             frames = frame_count(job.source)
             if frames > 1 and all_frames:
                 try:
                     images, durations, loop = _translate_animation(translator, job.source)
                     save_animation(images, job.target, durations, loop, save_options)
                     result.converted.append(job)
-                except (ImageReadError, OSError, ValueError, RuntimeError) as error:
+                except Exception as error:  # noqa: BLE001 - one bad animation must not end the batch
                     fail(job, error)
                 else:
                     bar.update(1)
@@ -232,14 +247,7 @@ def convert_folder(
             batch.append((job, decoded))
         if batch:
             flush(batch)
-
-        for job, future in saves:
-            try:
-                future.result()
-                result.converted.append(job)
-            except (OSError, ValueError) as error:
-                result.failed.append((job, f"could not write {job.target}: {error}"))
-                logger.warning("Failed to write %s: %s", job.target, error)
+        collect(0)
     bar.close()
     return result
 
@@ -252,7 +260,7 @@ def _prefetch(
     def prepare(job: Job) -> PreparedImage | BaseException:
         try:
             return translator.prepare(job.source)
-        except (ImageReadError, OSError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - returned and recorded as this file's failure
             return error
 
     queue: list[tuple[Job, Future]] = []

@@ -27,13 +27,8 @@ class ConfigFile:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown {cls.__name__} fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}"
-            )
-        return cls(**values)
+        """Build the config from plain values, raising ``ValueError`` that names any unknown or mistyped field."""
+        return cls(**_checked_values(cls, values, cls.__name__))
 
     @classmethod
     def from_file(cls, path: str | Path):
@@ -136,6 +131,33 @@ class TrainConfig(ConfigFile):
         )
 
 
+def _checked_values(cls: type, values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check ``values`` against the fields of dataclass ``cls``: names, nested sections and value types."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a mapping of fields, got {values!r}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"Unknown {where} fields: {', '.join(unknown)}. Valid fields: {', '.join(sorted(known))}")
+    checked = {}
+    for name, value in values.items():
+        f = known[name]
+        nested = f.default_factory() if f.default_factory is not MISSING else None
+        if is_dataclass(nested):
+            if is_dataclass(value):
+                value = asdict(value)
+            checked[name] = _checked_values(type(nested), value, f"{where}.{name}")
+            continue
+        default = f.default if f.default is not MISSING else nested
+        expected = type(default)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if default is not None and (not isinstance(value, expected) or (expected is int and isinstance(value, bool))):
+            raise ValueError(f"{where}.{name} must be of type {expected.__name__}, got {value!r}")
+        checked[name] = value
+    return checked
+
+
 def _parse_bool(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -171,12 +193,17 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type = None) -> N
                            help=f"default: {default!r}")
 
 
-def config_from_args(args: argparse.Namespace, cls: type = None):
-    """Merge defaults, the ``--config`` file and command-line overrides, in that order."""
+def config_from_args(args: argparse.Namespace, cls: type = None, base: dict[str, Any] | None = None):
+    """Merge ``base`` (or the defaults), the ``--config`` file and command-line overrides, in that order."""
     cls = cls or TrainConfig
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {key: dict(value) if isinstance(value, dict) else value
+                              for key, value in (base or {}).items()}
     if args.config:
-        values = cls.from_file(args.config).to_dict()
+        for key, value in cls.from_file(args.config).to_dict().items():
+            if isinstance(value, dict):
+                values.setdefault(key, {}).update(value)
+            else:
+                values[key] = value
     for name, _, _ in _flat_fields(cls):
         value = getattr(args, name, None)
         if value is None:

@@ -73,6 +73,9 @@ class DistillConfig(ConfigFile):
                              f"{self.steps} and {self.decay_steps}")
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
+        for name in ("log_every", "checkpoint_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Invalid distillation config: {name} must be at least 1, got {getattr(self, name)}")
 
 
 def distillation_losses(output: torch.Tensor, target: torch.Tensor, config: DistillConfig) -> dict[str, torch.Tensor]:

@@ -6,6 +6,7 @@ Images are composited on white and compared at the size of the target image.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ import kornia
 import torch
 import torch.nn.functional as F
 
-from translate.image_io import composite_on_white, list_images, open_image, to_tensor
+from translate.image_io import ImageReadError, composite_on_white, list_images, open_image, to_tensor
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,10 +54,19 @@ def find_pairs(source_dir: Path, target_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def load_pair_tensors(pairs: list[tuple[Path, Path]]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Load both images of each pair; pairs with an unreadable image are logged and left out."""
     sources, targets = [], []
     for source, target in pairs:
-        sources.append(to_tensor(composite_on_white(open_image(source))))
-        targets.append(to_tensor(composite_on_white(open_image(target))))
+        try:
+            source_tensor = to_tensor(composite_on_white(open_image(source)))
+            target_tensor = to_tensor(composite_on_white(open_image(target)))
+        except ImageReadError as error:
+            logger.warning("Leaving an unreadable test pair out of the evaluation: %s", error)
+            continue
+        sources.append(source_tensor)
+        targets.append(target_tensor)
+    if not sources:
+        raise ValueError(f"No readable test pair among {len(pairs)} pairs")
     return sources, targets
 
 

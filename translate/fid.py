@@ -19,8 +19,6 @@ import torch
 import torch.nn.functional as F
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
@@ -87,13 +85,14 @@ def inception_features(weights: str | Path, device: torch.device | str = "cpu") 
         raise ValueError(f"{path} is not a torchvision Inception-v3 state dict: {error}") from error
     model.fc = torch.nn.Identity()
     model.eval().to(device)
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
 
     @torch.inference_mode()
     def features(batch: torch.Tensor) -> torch.Tensor:
-        images = (batch.to(device).float().clamp(-1, 1) + 1) / 2
+        # These weights were ported from Google's model, which takes pixels scaled to [-1, 1]: the
+        # range our tensors already have (torchvision's transform_input produces the same from
+        # ImageNet-normalised input).
+        images = batch.to(device).float().clamp(-1, 1)
         images = F.interpolate(images, size=(299, 299), mode="bilinear", align_corners=False, antialias=True)
-        return model((images - mean) / std).float().cpu()
+        return model(images).float().cpu()
 
     return features

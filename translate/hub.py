@@ -20,7 +20,10 @@ save_pretrained = save_weights
 
 
 def is_repo_id(text: str) -> bool:
-    return bool(REPO_ID.match(text)) and not Path(text).exists()
+    """Whether ``text`` reads as a Hub id ``owner/name`` rather than a local path."""
+    first = text.split("/", 1)[0]
+    looks_local = text.startswith((".", "~")) or first in {"weights", "runs", "data", "models", "checkpoints"}
+    return bool(REPO_ID.match(text)) and not looks_local and not Path(text).exists()
 
 
 def download_from_hub(repo_id: str, *, revision: str | None = None) -> Path:
@@ -32,9 +35,9 @@ def download_from_hub(repo_id: str, *, revision: str | None = None) -> Path:
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOW_PATTERNS))
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as error:
         raise FileNotFoundError(
-            f"Hub model {repo_id!r} is not in the local Hugging Face cache and cannot be downloaded now "
-            f"({type(error).__name__}). Connect to the internet and unset HF_HUB_OFFLINE, or pass a local "
-            "weights folder."
+            f"{repo_id!r} is not a local folder ({Path(repo_id).resolve()} does not exist), and as a Hugging Face "
+            f"Hub id it is not in the local Hugging Face cache and cannot be downloaded now ({type(error).__name__})."
+            " Check the path, or connect to the internet and unset HF_HUB_OFFLINE."
         ) from error
     except HfHubHTTPError as error:
         raise FileNotFoundError(f"Hub model {repo_id!r} could not be downloaded: {error}") from error

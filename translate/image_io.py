@@ -50,6 +50,16 @@ class ImageLimits:
     min_side: int = 8
     max_pixels: int = 150_000_000
 
+    def __post_init__(self) -> None:
+        hard_limit = 2 * Image.MAX_IMAGE_PIXELS
+        if not 0 < self.max_pixels <= hard_limit:
+            raise ValueError(
+                f"max_pixels must be between 1 and {hard_limit:,} (twice Pillow's MAX_IMAGE_PIXELS, above which "
+                f"Pillow refuses to open files), got {self.max_pixels:,}"
+            )
+        if self.min_side < 1:
+            raise ValueError(f"min_side must be at least 1 pixel, got {self.min_side}")
+
 
 DEFAULT_LIMITS = ImageLimits()
 
@@ -291,8 +301,10 @@ def clean_exif(exif: Image.Exif | None, keep_gps: bool) -> bytes | None:
     """Return EXIF bytes for an output: orientation reset (pixels are already upright), GPS dropped."""
     if exif is None or len(exif) == 0:
         return None
+    # A copy built from bytes keeps the Exif and GPS sub-directories, which a copy of the
+    # items cannot write back out.
     cleaned = Image.Exif()
-    cleaned.update(exif.items())
+    cleaned.load(exif.tobytes())
     if EXIF_ORIENTATION in cleaned:
         cleaned[EXIF_ORIENTATION] = 1
     if not keep_gps and EXIF_GPS_IFD in cleaned:
@@ -319,12 +331,25 @@ def _encoder_params(image: Image.Image, path: Path, options: SaveOptions) -> tup
     raise ValueError(f"Cannot write {path}: unsupported output extension {path.suffix!r}")
 
 
+def current_umask() -> int:
+    """The process's file-creation mask, read without changing it (Linux), else the common 0o022."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def _write_atomically(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
+        # mkstemp creates the file readable by its owner only; give it the permissions open() would.
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

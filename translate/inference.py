@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,7 @@ class Translator:
         self.full_resolution = full_resolution
         self.tiling = tiling
         self.limits = limits
+        self._tiling_lock = threading.Lock()
         from translate.tiling import plan_tiles
 
         self.tile_plan = plan_tiles(
@@ -153,10 +155,13 @@ class Translator:
             return self.translate_tensor(batch)
         from translate.tiling import translate_tiled
 
-        return torch.cat([
-            translate_tiled(self.generator, item[None], self.tile_plan, autocast_dtype=self.autocast_dtype)
-            for item in batch
-        ])
+        # Tiling patches the generator's norm layers for the duration of a call, so calls that share
+        # this Translator (app requests, converter threads) take turns.
+        with self._tiling_lock:
+            return torch.cat([
+                translate_tiled(self.generator, item[None], self.tile_plan, autocast_dtype=self.autocast_dtype)
+                for item in batch
+            ])
 
     def working_size(self, width: int, height: int) -> tuple[int, int]:
         """Return the (width, height) the network runs at for an input of that size."""

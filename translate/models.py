@@ -28,6 +28,10 @@ def resolve_model(spec: str | Path | None) -> Path:
     path = Path(spec)
     if (path / "config.json").is_file():
         return path
+    # Paths such as weights/emoji also work from outside the repository.
+    in_repository = SHIPPED_WEIGHTS.parent / spec
+    if not path.is_absolute() and (in_repository / "config.json").is_file():
+        return in_repository
     if path.is_file() and path.suffix == ".pth":
         return _convert_pth(path)
     if (SHIPPED_WEIGHTS / spec / "config.json").is_file():
@@ -49,6 +53,25 @@ def resolve_model(spec: str | Path | None) -> Path:
         f"--model {spec}: not found. Use a weights folder, an official .pth file, a shipped model "
         f"({', '.join(shipped_models()) or 'none'}), an official pretrained name ({', '.join(PRETRAINED)}) "
         "or a Hugging Face Hub id such as owner/name."
+    )
+
+
+def with_variant(spec: str | None, variant: str) -> str:
+    """Return the name of ``spec``'s ``fast`` or ``best`` variant among the shipped models.
+
+    A fast variant is shipped as ``NAME-fast`` next to ``NAME``. Other specs are returned as they are
+    for ``best``; asking for ``fast`` of a model without one raises, naming ``cyclegan-distill``.
+    """
+    spec = str(spec or DEFAULT_MODEL)
+    base = spec[: -len("-fast")] if spec.endswith("-fast") else spec
+    if variant == "best":
+        return base if base in shipped_models() else spec
+    if variant != "fast":
+        raise ValueError(f"Unknown variant {variant!r}; use best or fast")
+    if f"{base}-fast" in shipped_models():
+        return f"{base}-fast"
+    raise FileNotFoundError(
+        f"No fast variant of {spec!r} is shipped. Make one with: cyclegan-distill --teacher {spec} --data DATA"
     )
 
 

@@ -37,6 +37,7 @@ from translate.config import TrainConfig
 from translate.data import augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.evaluation import evaluate_paired, find_pairs
+from translate.image_io import ImageReadError
 from translate.inference import run_generator
 from translate.losses import ImagePool
 from translate.model_card import training_model_card
@@ -172,9 +173,14 @@ class Trainer:
 
     @staticmethod
     def _sample_sources(test_folder: Path, fallback: list[Path]) -> list[Path]:
-        from translate.image_io import list_images
-
-        candidates = list_images(test_folder) if test_folder.is_dir() else []
+        """The first readable test images (at least 8 pixels a side), else the first training images."""
+        candidates: list[Path] = []
+        if test_folder.is_dir():
+            try:
+                found = scan_domain(test_folder)
+                candidates = [p for p, size in zip(found.images, found.sizes, strict=True) if min(size) >= 8]
+            except ValueError:
+                candidates = []
         return (candidates or fallback)[:SAMPLE_COUNT]
 
     def _make_loader(self, files: list[Path], stream: int):
@@ -496,12 +502,12 @@ class Trainer:
                             stream.write(json.dumps({"step": self.step, **values}) + "\n")
 
                 if self.step % config.sample_every == 0:
-                    self.write_samples()
+                    self.safely("sample grid", self.write_samples)
                 last = self.step == config.steps
                 stop_now = self._agree_to_stop(stop.requested)
                 if self.step % config.checkpoint_every == 0 or last or stop_now:
                     self.checkpoint()
-                    scores = self.evaluate()
+                    scores = self.safely("evaluation", self.evaluate) or {}
                     if scores:
                         accelerator.log(scores, step=self.step)
                         summary = ", ".join(f"{k.split('/')[-1]} {v:.4f}" for k, v in scores.items())
@@ -518,13 +524,21 @@ class Trainer:
 
         folder = None
         if not stopped_early:
-            self.write_samples()
+            self.safely("sample grid", self.write_samples)
             folder = self.export()
             if folder:
                 logger.info("Exported weights to %s", folder, main_process_only=True)
         accelerator.wait_for_everyone()
         accelerator.end_training()
         return folder
+
+    def safely(self, what: str, function):
+        """Run a side task (samples, evaluation); log its failure instead of ending hours of training."""
+        try:
+            return function()
+        except (ImageReadError, OSError, ValueError, RuntimeError) as error:
+            logger.warning("Skipped the %s at step %d: %s", what, self.step, error, main_process_only=True)
+            return None
 
     def _agree_to_stop(self, requested: bool) -> bool:
         if self.accelerator.num_processes == 1:

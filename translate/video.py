@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
+from translate.image_io import current_umask
 from translate.inference import Translator
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ def convert_video(
         capture.release()
         if frames == 0:
             raise VideoError(f"{source} has no frames OpenCV can decode.")
+        os.chmod(silent, 0o666 & ~current_umask())
         _finish(source, silent, target, keep_audio)
     finally:
         writer.release()

@@ -73,12 +73,19 @@ def read_model_info(folder: str | Path) -> ModelInfo:
     if values.get("format") != FORMAT:
         raise ValueError(f"{config_path}: format is {values.get('format')!r}, expected {FORMAT!r}")
     known = {"format", "generator", "directions", "domain_a", "domain_b", "image_size", "variant"}
+    for key in ("generator", "directions"):
+        if not isinstance(values.get(key), dict):
+            raise ValueError(f"{config_path}: missing or invalid {key!r}; re-export the folder with cyclegan-export")
     directions = dict(values["directions"])
     for direction in directions:
         if direction not in DIRECTIONS:
             raise ValueError(f"{config_path}: unknown direction {direction!r}; valid: {', '.join(DIRECTIONS)}")
+    try:
+        generator = GeneratorConfig(**values["generator"])
+    except TypeError as error:
+        raise ValueError(f"{config_path}: invalid 'generator' section: {error}") from error
     return ModelInfo(
-        generator=GeneratorConfig(**values["generator"]),
+        generator=generator,
         directions=directions,
         domain_a=values.get("domain_a", "A"),
         domain_b=values.get("domain_b", "B"),

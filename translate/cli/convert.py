@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="weights folder, official .pth file, shipped or pretrained model name, or Hub id "
                              "(default: emoji)")
     parser.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB", help="translation direction")
+    parser.add_argument("--variant", choices=("best", "fast"), default=None,
+                        help="a shipped model's full generator (best) or its distilled one (fast)")
 
     quality = parser.add_argument_group("resolution and speed")
     quality.add_argument("--full-resolution", action="store_true",
@@ -85,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     from translate.batch import convert_folder
     from translate.image_io import ImageLimits, SaveOptions
     from translate.inference import Translator
+    from translate.models import with_variant
 
     try:
+        if args.variant:
+            args.model = with_variant(args.model, args.variant)
         if args.dry_run:
             return print_plan(args)
         save_options = SaveOptions(jpeg_quality=args.jpeg_quality, webp_quality=args.webp_quality,

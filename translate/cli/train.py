@@ -30,10 +30,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resumed_config(args: argparse.Namespace):
+    """The config of the checkpoint being resumed, with only the options given now applied on top.
+
+    Fields left out on the command line keep the values the run was started with, so a resumed
+    run continues with its own seed, schedule and batch size. Every changed field is printed.
+    """
+    import torch
+
+    from translate.checkpoint import resolve_resume
+    from translate.config import TrainConfig
+
+    requested = config_from_args(args)
+    folder = resolve_resume(args.resume, requested.output_dir)
+    saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)["config"]
+    config = config_from_args(args, TrainConfig, base=saved)
+    flat_saved, flat_now = _flatten(saved), _flatten(config.to_dict())
+    for key in sorted(flat_now):
+        if flat_saved.get(key) != flat_now[key]:
+            print(f"cyclegan-train: resuming with {key} = {flat_now[key]!r} (the run started with "
+                  f"{flat_saved.get(key)!r})", file=sys.stderr)
+    return config
+
+
+def _flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
+        config = resumed_config(args) if args.resume else config_from_args(args)
         from translate.training import train
 
         train(config, resume=args.resume)
