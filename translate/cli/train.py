@@ -41,8 +41,11 @@ def resumed_config(args: argparse.Namespace):
     from translate.checkpoint import resolve_resume
     from translate.config import TrainConfig
 
-    requested = config_from_args(args)
-    folder = resolve_resume(args.resume, requested.output_dir)
+    # Only the run folder is needed to find the checkpoint; the other options may be partial.
+    output_dir = args.output_dir
+    if output_dir is None and args.config:
+        output_dir = TrainConfig.from_file(args.config).output_dir
+    folder = resolve_resume(args.resume, output_dir or TrainConfig().output_dir)
     saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)["config"]
     config = config_from_args(args, TrainConfig, base=saved)
     flat_saved, flat_now = _flatten(saved), _flatten(config.to_dict())
