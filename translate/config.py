@@ -158,6 +158,17 @@ def _checked_values(cls: type, values: dict[str, Any], where: str) -> dict[str, 
     return checked
 
 
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested config sections into dotted keys: ``{"generator": {"ngf": 8}}`` -> ``{"generator.ngf": 8}``."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _parse_bool(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("1", "true", "yes", "on"):

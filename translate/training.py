@@ -33,7 +33,7 @@ from translate.checkpoint import (
     resolve_resume,
     save_checkpoint,
 )
-from translate.config import TrainConfig
+from translate.config import TrainConfig, flatten
 from translate.data import augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.evaluation import evaluate_paired, find_pairs
@@ -465,7 +465,7 @@ class Trainer:
         if accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             (self.output_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-        accelerator.init_trackers("cyclegan", config={k: v for k, v in _flat(config.to_dict()).items()})
+        accelerator.init_trackers("cyclegan", config=flatten(config.to_dict()))
         self.log_header()
 
         metrics_path = self.output_dir / "metrics.jsonl"
@@ -545,16 +545,6 @@ class Trainer:
             return requested
         flag = torch.tensor([1.0 if requested else 0.0], device=self.accelerator.device)
         return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
-
-
-def _flat(values: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def train(config: TrainConfig, *, resume: str | None = None) -> Path | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from translate.config import add_config_arguments, config_from_args
+from translate.config import add_config_arguments, config_from_args, flatten
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,22 +48,12 @@ def resumed_config(args: argparse.Namespace):
     folder = resolve_resume(args.resume, output_dir or TrainConfig().output_dir)
     saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)["config"]
     config = config_from_args(args, TrainConfig, base=saved)
-    flat_saved, flat_now = _flatten(saved), _flatten(config.to_dict())
+    flat_saved, flat_now = flatten(saved), flatten(config.to_dict())
     for key in sorted(flat_now):
         if flat_saved.get(key) != flat_now[key]:
             print(f"cyclegan-train: resuming with {key} = {flat_now[key]!r} (the run started with "
                   f"{flat_saved.get(key)!r})", file=sys.stderr)
     return config
-
-
-def _flatten(values: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def main(argv: list[str] | None = None) -> int:
