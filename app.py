@@ -131,7 +131,7 @@ def _strip_front_matter(text: str) -> str:
 
 
 def model_summary(model: str) -> str:
-    """A short Markdown description of a model for the page: domains, variant, resolution, data, licence."""
+    """Describe a model in one Markdown line: domains, variant, resolution, training data and licence."""
     try:
         info = read_model_info(resolve_model(model))
     except (FileNotFoundError, ValueError) as error:
@@ -157,7 +157,7 @@ def model_card(model: str) -> str:
 
 
 def model_choices(models: list[str]) -> list[tuple[str, str]]:
-    """Dropdown entries that say which model is the fast (distilled) and which the best variant."""
+    """Return dropdown entries labelled with each model's variant, fast (distilled) or best."""
     choices = []
     for name in models:
         try:

@@ -48,7 +48,7 @@ class Job:
 
 @dataclass
 class BatchResult:
-    """What a folder conversion did, file by file."""
+    """Outcome of a folder conversion, file by file."""
 
     converted: list[Job] = field(default_factory=list)
     existing: list[Job] = field(default_factory=list)

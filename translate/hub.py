@@ -20,7 +20,7 @@ save_pretrained = save_weights
 
 
 def is_repo_id(text: str) -> bool:
-    """Whether ``text`` reads as a Hub id ``owner/name`` rather than a local path."""
+    """Return whether ``text`` is a Hub id ``owner/name`` rather than a local path."""
     first = text.split("/", 1)[0]
     looks_local = text.startswith((".", "~")) or first in {"weights", "runs", "data", "models", "checkpoints"}
     return bool(REPO_ID.match(text)) and not looks_local and not Path(text).exists()

@@ -43,8 +43,8 @@ class ImageLimits:
 
     ``max_pixels`` is checked from the file header, before any pixel is decoded, so a
     decompression bomb (a small file that expands to billions of pixels) costs nothing. Pillow's
-    own global limit is left unchanged; this check runs first and is the one that applies up to
-    twice Pillow's limit (about 179 million pixels).
+    own global limit is left unchanged. Pillow refuses files over twice that limit (about 179
+    million pixels) by itself, so ``max_pixels`` may not exceed it.
     """
 
     min_side: int = 8
@@ -332,7 +332,7 @@ def _encoder_params(image: Image.Image, path: Path, options: SaveOptions) -> tup
 
 
 def current_umask() -> int:
-    """The process's file-creation mask, read without changing it (Linux), else the common 0o022."""
+    """Return the process's file-creation mask, read without changing it (Linux), else the common 0o022."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):

@@ -173,7 +173,7 @@ class Trainer:
 
     @staticmethod
     def _sample_sources(test_folder: Path, fallback: list[Path]) -> list[Path]:
-        """The first readable test images (at least 8 pixels a side), else the first training images."""
+        """Return the first readable test images (at least 8 pixels a side), else the first training images."""
         candidates: list[Path] = []
         if test_folder.is_dir():
             try:
@@ -300,7 +300,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- outputs
     def check_in_sync(self) -> None:
-        """Raise unless every process holds the same parameters (they must, after all-reduced updates)."""
+        """Raise unless every process has the same parameters, as all-reduced updates guarantee."""
         if self.accelerator.num_processes == 1:
             return
         unwrap = self.accelerator.unwrap_model

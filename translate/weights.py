@@ -1,6 +1,6 @@
 """Weights folders: the format inference loads, one generator per direction.
 
-A weights folder holds ``config.json``, one safetensors file per direction it supports and a
+A weights folder contains ``config.json``, one safetensors file per direction it supports and a
 model card ``README.md``::
 
     config.json          {"format": ..., "generator": {...}, "directions": {"AtoB": "G_AB.safetensors", ...},

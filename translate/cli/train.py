@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resumed_config(args: argparse.Namespace):
-    """The config of the checkpoint being resumed, with only the options given now applied on top.
+    """Return the resumed checkpoint's config with only the options given now applied on top.
 
     Fields left out on the command line keep the values the run was started with, so a resumed
     run continues with its own seed, schedule and batch size. Every changed field is printed.
