@@ -48,7 +48,7 @@ def timed(function, repeats: int) -> dict:
 
 
 def photo_like(width: int, height: int, seed: int = 0):
-    """A PIL image with gradients, edges and grain, standing in for a photo."""
+    """Draw a PIL image with gradients, edges and grain, a stand-in for a photo."""
     import numpy as np
     from PIL import Image, ImageDraw
 
@@ -76,7 +76,7 @@ def matmul_throughput(dtype) -> float:
 
 
 def reference_generator_call(generator, image):
-    """The official test loop's inference: fp32 eager, no_grad, one image."""
+    """Run the generator the way the official test loop does: fp32 eager, no_grad, one image."""
     import torch
 
     with torch.no_grad():
