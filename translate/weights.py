@@ -105,8 +105,12 @@ def save_weights(
     variant: str = "best",
     extra: dict | None = None,
     model_card: str | None = None,
+    storage_dtype: torch.dtype = torch.float32,
 ) -> ModelInfo:
-    """Write a weights folder from ``{"AtoB": G_AB, "BtoA": G_BA}`` (either key may be absent)."""
+    """Write a weights folder from ``{"AtoB": G_AB, "BtoA": G_BA}`` (either key may be absent).
+
+    ``storage_dtype=torch.float16`` halves the files; loading casts the weights back to float32.
+    """
     if not generators:
         raise ValueError("save_weights needs at least one generator")
     folder = Path(folder)
@@ -120,7 +124,7 @@ def save_weights(
     for direction, generator in generators.items():
         if direction not in DIRECTIONS:
             raise ValueError(f"Unknown direction {direction!r}; valid: {', '.join(DIRECTIONS)}")
-        state = {k: v.detach().float().cpu().contiguous() for k, v in generator.state_dict().items()}
+        state = {k: v.detach().cpu().to(storage_dtype).contiguous() for k, v in generator.state_dict().items()}
         save_file(state, str(folder / _FILENAMES[direction]), metadata={"direction": direction, "format": FORMAT})
         directions[direction] = _FILENAMES[direction]
 
