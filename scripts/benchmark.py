@@ -292,8 +292,50 @@ def case_onnx(repeats: int) -> dict:
             "onnxruntime_version": onnxruntime.__version__}
 
 
-CASES = {"latency": case_latency, "batch": case_batch, "train": case_train, "tiling": case_tiling,
-         "onnx": case_onnx}
+def case_processes(repeats: int) -> dict:
+    """Seconds per training step of the emoji config through the real command: fp32 and bf16, 1 and 2 processes.
+
+    Uses ``data/emoji`` when it exists (``scripts/prepare_emoji.py``), else generated 64x64 images.
+    Each run trains 60 steps; the figure is the median step time of steps 21-60 from the run's
+    own images-per-second log, so start-up is left out.
+    """
+    data = REPO / "data" / "emoji"
+    if not (data / "trainA").is_dir():
+        data = Path(tempfile.mkdtemp()) / "emoji"
+        for domain in ("trainA", "trainB"):
+            (data / domain).mkdir(parents=True)
+            for index in range(64):
+                photo_like(64, 64, seed=index).save(data / domain / f"{index}.png")
+    rows = []
+    for processes in (1, 2):
+        for precision in ("no", "bf16"):
+            output = Path(tempfile.mkdtemp()) / "run"
+            env = dict(os.environ, ACCELERATE_USE_CPU="1")
+            if processes == 1:
+                launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1"]
+            else:
+                launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                          "--num_machines", "1", "--dynamo_backend", "no"]
+                env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 2) // 2))
+            command = [*launch, "--mixed_precision", precision, "-m", "translate.cli.train",
+                       "--config", str(REPO / "configs" / "emoji.yaml"), "--data", str(data),
+                       "--output_dir", str(output), "--steps", "60", "--decay_steps", "30", "--log_every", "20",
+                       "--checkpoint_every", "1000", "--sample_every", "1000", "--trackers", "none",
+                       "--mixed_precision", precision, "--num_workers", "1"]
+            completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+            if completed.returncode != 0:
+                raise RuntimeError(f"training run failed:\n{completed.stderr[-3000:]}")
+            lines = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+            rates = [line["images_per_second"] for line in lines if "images_per_second" in line][1:]
+            images_per_step = 4 * processes
+            seconds = statistics.median(images_per_step / rate for rate in rates)
+            rows.append({"processes": processes, "precision": precision, "seconds_per_step": seconds,
+                         "images_per_step": images_per_step, "images_per_second": images_per_step / seconds})
+    return {"rows": rows, "data": str(data)}
+
+
+CASES = {"processes": case_processes, "latency": case_latency, "batch": case_batch, "train": case_train,
+         "tiling": case_tiling, "onnx": case_onnx}
 
 
 # ----------------------------------------------------------------------------- report
@@ -392,6 +434,21 @@ def markdown(results: dict, info: dict) -> str:
             lines.append(f"| {row['config']} | {spread(row['reference_s'])} | {spread(row['ours_s'])} "
                          f"({row['precision']}) | **{row['speedup']:.2f}x** |")
         lines += ["", f"Peak memory of the training process: {data['peak_rss_mib']:.0f} MiB.", ""]
+    if "processes" in results:
+        data = results["processes"]
+        lines += [
+            "## Training speed by processes and precision (emoji config, real `accelerate launch`)",
+            "",
+            f"Measured by `{data['command']}` on `{data['data']}`: 60 steps per run, the median over steps 21-60. "
+            "Batch size 4 per process; two processes share the two cores (one thread each).",
+            "",
+            "| processes | precision | seconds per step | images per step | images per second |",
+            "|---|---|---|---|---|",
+        ]
+        for row in data["rows"]:
+            lines.append(f"| {row['processes']} | {row['precision']} | {row['seconds_per_step']:.3f} | "
+                         f"{row['images_per_step']} | {row['images_per_second']:.1f} |")
+        lines.append("")
     if "onnx" in results:
         data = results["onnx"]
         lines += [

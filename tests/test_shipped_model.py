@@ -50,3 +50,33 @@ def test_shipped_model_translates_an_example():
     assert examples
     result = Translator(resolve_model("emoji"), "AtoB")(examples[0])
     assert result.size == (64, 64)
+
+
+def test_fast_variant_is_cheaper_and_faithful():
+    import math
+
+    import torch
+
+    from translate.evaluation import find_pairs, load_pair_tensors
+    from translate.flops import count_macs
+
+    fast_folder, best_folder = resolve_model("emoji-fast"), resolve_model("emoji")
+    assert read_model_info(fast_folder).variant == "fast"
+    assert read_model_info(best_folder).variant == "best"
+    for direction, (source, target) in {"AtoB": ("testA", "testB"), "BtoA": ("testB", "testA")}.items():
+        fast = Translator(fast_folder, direction, precision="fp32")
+        best = Translator(best_folder, direction, precision="fp32")
+        assert count_macs(fast.generator, 512, 512) * 8 <= count_macs(best.generator, 512, 512)
+        images, _ = load_pair_tensors(find_pairs(HELDOUT / source, HELDOUT / target))
+        batch = torch.stack(images)
+        mse = ((fast.translate_tensor(batch).clamp(-1, 1) - best.translate_tensor(batch).clamp(-1, 1)) / 2).pow(2)
+        psnr = 10 * math.log10(1 / mse.mean().item())
+        assert psnr >= 28.0, f"{direction}: PSNR to the best model {psnr:.2f} dB"
+
+
+def test_fast_variant_stays_close_to_best_on_held_out_pairs(scores):
+    fast = evaluate_model(resolve_model("emoji-fast"), HELDOUT, precision="fp32")
+    for direction in ("AtoB", "BtoA"):
+        # Stated margins: L1 at most 0.005 and SSIM at most 0.01 worse than the best model.
+        assert fast[direction]["model"]["l1"] <= scores[direction]["model"]["l1"] + 0.005
+        assert fast[direction]["model"]["ssim"] >= scores[direction]["model"]["ssim"] - 0.01

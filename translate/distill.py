@@ -46,7 +46,7 @@ class DistillConfig(ConfigFile):
     teacher: str = ""
     data: str = ""
     output_dir: str = "runs/distilled"
-    student: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(ngf=16, n_blocks=3))
+    student: GeneratorConfig = field(default_factory=lambda: GeneratorConfig(ngf=12, n_blocks=6))
     load_size: int = 0  # 0: the teacher's image_size
     crop_size: int = 0  # 0: the teacher's image_size
     flip: bool = True

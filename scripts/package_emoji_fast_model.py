@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Package a finished distillation of the emoji model as the shipped fast variant ``weights/emoji-fast``.
+
+The script copies the run's exported weights (stored as float16), then measures on the held-out
+test split: the student's PSNR against its teacher's output, and both models' L1 and SSIM against
+the true counterparts. It writes those figures into the model card and ``evaluation.json``.
+
+    python scripts/package_emoji_fast_model.py runs/emoji-fast data/emoji weights/emoji-fast --wall-minutes 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from translate.cli.evaluate import evaluate_model  # noqa: E402
+from translate.evaluation import find_pairs, load_pair_tensors, map_batched  # noqa: E402
+from translate.inference import Translator  # noqa: E402
+from translate.weights import load_generator, read_model_info, save_weights  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+FOLDERS = {"AtoB": ("testA", "testB"), "BtoA": ("testB", "testA")}
+
+
+def psnr_to_teacher(student: Path, teacher: Path, data: Path, direction: str) -> float:
+    """Mean PSNR (dB, on [0, 1] pixels) of the student's translations against the teacher's, fp32."""
+    source, target = FOLDERS[direction]
+    sources, _ = load_pair_tensors(find_pairs(data / source, data / target))
+    fast = map_batched(Translator(student, direction, precision="fp32").translate_tensor, sources)
+    best = map_batched(Translator(teacher, direction, precision="fp32").translate_tensor, sources)
+    total = 0.0
+    for a, b in zip(fast, best, strict=True):
+        mse = float((((a.clamp(-1, 1) + 1) / 2 - (b.clamp(-1, 1) + 1) / 2) ** 2).mean())
+        total += 10 * math.log10(1.0 / max(mse, 1e-12))
+    return total / len(fast)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="distillation run folder (its weights/ are used)")
+    parser.add_argument("data", type=Path, help="the emoji dataset folder (testA/, testB/)")
+    parser.add_argument("output", type=Path, help="weights folder to write, e.g. weights/emoji-fast")
+    parser.add_argument("--wall-minutes", type=float, required=True, help="distillation wall time, in minutes")
+    args = parser.parse_args()
+
+    exported = args.run / "weights"
+    info = read_model_info(exported)
+    teacher = REPO / "weights" / "emoji"
+    generators = {d: load_generator(exported, d)[0] for d in info.directions}
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    save_weights(args.output, generators, domain_a=info.domain_a, domain_b=info.domain_b,
+                 image_size=info.image_size, variant="fast", extra={**info.extra, "teacher": "weights/emoji"},
+                 model_card=card.replace(str(info.extra.get("teacher")), "weights/emoji"),
+                 storage_dtype=torch.float16)
+
+    psnr = {d: psnr_to_teacher(args.output, teacher, args.data, d) for d in info.directions}
+    fast = evaluate_model(args.output, args.data)
+    best = evaluate_model(teacher, args.data)
+    labels = {"AtoB": "Noto → Twemoji", "BtoA": "Twemoji → Noto"}
+    rows = ["| direction | PSNR to teacher, dB | L1 fast / best / untranslated | SSIM fast / best / untranslated |",
+            "|---|---|---|---|"]
+    for d in info.directions:
+        f, b = fast[d]["model"], best[d]["model"]
+        u = fast[d]["baseline"]
+        rows.append(f"| {labels[d]} | {psnr[d]:.2f} | {f['l1']:.4f} / {b['l1']:.4f} / {u['l1']:.4f} | "
+                    f"{f['ssim']:.4f} / {b['ssim']:.4f} / {u['ssim']:.4f} |")
+    table = "\n".join(rows)
+    card = (args.output / "README.md").read_text(encoding="utf-8")
+    card += f"""
+## Held-out results
+
+On the {fast['AtoB']['model']['count']} held-out pairs of `scripts/prepare_emoji.py`'s test split, fp32 inference.
+PSNR compares the fast model's output with the best model's; L1 and SSIM compare each model's
+translation with the true counterpart (lower L1 and higher SSIM are better).
+
+{table}
+
+Distillation: `cyclegan-distill --config configs/emoji-fast.yaml --data data/emoji --output_dir runs/emoji-fast`,
+{args.wall_minutes:.0f} minutes on this project's 2-core CPU with bf16 autocast. Weights stored as float16.
+"""
+    (args.output / "README.md").write_text(card, encoding="utf-8")
+    (args.output / "evaluation.json").write_text(
+        json.dumps({"psnr_to_teacher": psnr, "fast": fast, "best": best}, indent=2) + "\n")
+    examples = args.output / "examples"
+    shutil.rmtree(examples, ignore_errors=True)
+    shutil.copytree(teacher / "examples", examples)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
