@@ -232,7 +232,8 @@ def build_demo(models: list[str] | None = None, default_model: str | None = None
         examples = examples_for(models)
         if examples:
             gr.Examples(examples=examples, inputs=[upload, model, direction, resolution], outputs=[result],
-                        fn=translate_image, cache_examples=True, label="Held-out examples")
+                        fn=translate_image, cache_examples=True, label="Held-out examples",
+                        api_visibility="private")
 
         model.change(on_model_change, inputs=[model], outputs=[direction, summary, card], api_name=False)
         # preprocess=False: the handler reads the uploaded file itself, so a file that is not an

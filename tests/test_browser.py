@@ -48,7 +48,7 @@ def test_upload_translate_and_download(page, app_url, tmp_path):
     source = tmp_path / "holiday photo.png"
     draw_shapes(source, (93, 61), 5)
     page.locator("#input-image input[type=file]").set_input_files(str(source))
-    page.get_by_text("B → A").click()
+    page.locator("#direction").get_by_text("B → A").click()
     page.locator("#translate").click()
 
     image = page.locator("#result img")
