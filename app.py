@@ -24,7 +24,14 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from translate.image_io import IMAGE_EXTENSIONS, ImageLimits, ImageReadError, ImageSizeError, open_image  # noqa: E402
+from translate.image_io import (  # noqa: E402
+    IMAGE_EXTENSIONS,
+    ImageLimits,
+    ImageReadError,
+    ImageSizeError,
+    UnsupportedFormatError,
+    open_image,
+)
 from translate.inference import Translator  # noqa: E402
 from translate.models import DEFAULT_MODEL, resolve_model, shipped_models  # noqa: E402
 from translate.weights import read_model_info  # noqa: E402
@@ -109,11 +116,9 @@ def translate_image(
         raise gr.Error(str(error).replace(str(path), shown_name)) from error
     except ImageReadError as error:
         logger.warning("Rejected upload %s: %s", shown_name, error)
-        detail = str(error).replace(str(path), shown_name)
-        raise gr.Error(
-            f"{shown_name} is not an image this app can read. {detail} "
-            f"Upload a {', '.join(ext.lstrip('.').upper() for ext in IMAGE_EXTENSIONS)} file."
-        ) from error
+        formats = ", ".join(ext.lstrip(".").upper() for ext in IMAGE_EXTENSIONS)
+        reason = "its format is not supported" if isinstance(error, UnsupportedFormatError) else "it is damaged"
+        raise gr.Error(f"{shown_name} is not an image this app can read: {reason}. Upload a {formats} file.") from error
 
 
 def before_and_after(upload: str | None, result: Image.Image | None):

@@ -120,3 +120,10 @@ def test_input_inside_output_never_overwrites_inputs(weights, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert digests(root) == before
     assert (tmp_path / "out" / "x.png").is_file()
+
+
+def test_single_file_input_is_explained(photos, weights, tmp_path):
+    completed = convert(photos / "one.png", tmp_path / "out", "--model", weights)
+    assert completed.returncode == 2
+    assert "is a file; the converter takes a folder" in completed.stderr
+    assert "Model:" not in completed.stderr, "paths are checked before the model loads"

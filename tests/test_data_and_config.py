@@ -219,3 +219,10 @@ def test_config_types_are_checked(values, message):
 
 def test_integer_is_accepted_for_float_field():
     assert TrainConfig.from_dict({"lr": 1}).lr == 1.0
+
+
+def test_malformed_yaml_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("steps: 4\n lr: [\n")
+    with pytest.raises(ValueError, match=r"Config file .*broken.yaml is not valid YAML"):
+        TrainConfig.from_file(path)

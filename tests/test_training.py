@@ -84,7 +84,7 @@ def test_resume_refuses_a_different_architecture(dataset, tmp_path):
 
 
 def test_resume_latest_without_checkpoint_is_explained(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+    with pytest.raises(FileNotFoundError, match="No complete checkpoint"):
         resolve_resume("latest", tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
         resolve_resume(str(tmp_path), tmp_path)

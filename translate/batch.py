@@ -91,6 +91,11 @@ class BatchResult:
 
 def check_folders(input_dir: Path, output_dir: Path) -> None:
     """Raise unless ``input_dir`` exists and ``output_dir`` is neither it nor inside it."""
+    if input_dir.is_file():
+        raise ValueError(
+            f"Input {input_dir} is a file; the converter takes a folder. Put the image in a folder, or translate "
+            "a single file from Python with translate.Translator."
+        )
     if not input_dir.is_dir():
         raise FileNotFoundError(f"Input folder not found: {input_dir}")
     source = input_dir.resolve()

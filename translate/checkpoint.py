@@ -45,15 +45,15 @@ def resolve_resume(resume: str, output_dir: str | Path) -> Path:
         checkpoints = list_checkpoints(output_dir)
         if not checkpoints:
             raise FileNotFoundError(
-                f"--resume latest: no complete checkpoint under {checkpoint_root(output_dir)}. "
-                "Check --output_dir, or start without --resume."
+                f"No complete checkpoint under {checkpoint_root(output_dir)}. Check the run folder "
+                "(--output_dir), or start without --resume."
             )
         return checkpoints[-1]
     path = Path(resume)
     if not (path / "state.pt").is_file() or not (path / "networks.safetensors").is_file():
         raise FileNotFoundError(
-            f"--resume {resume}: not a checkpoint folder (expected state.pt and networks.safetensors in it). "
-            f"Use --resume latest, or a folder such as {checkpoint_root(output_dir) / 'step-00001000'}."
+            f"{resume}: not a checkpoint folder (expected state.pt and networks.safetensors in it). "
+            f"Give 'latest' or a folder such as {checkpoint_root(output_dir) / 'step-00001000'}."
         )
     return path
 

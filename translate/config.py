@@ -36,7 +36,11 @@ class ConfigFile:
         if not path.is_file():
             raise FileNotFoundError(f"Config file not found: {path}")
         text = path.read_text(encoding="utf-8")
-        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        try:
+            values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as error:
+            raise ValueError(f"Config file {path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: "
+                             f"{error}") from error
         if not isinstance(values, dict):
             raise ValueError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
         return cls.from_dict(values)

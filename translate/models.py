@@ -47,10 +47,10 @@ def resolve_model(spec: str | Path | None) -> Path:
         return download_from_hub(spec)
     if path.exists():
         raise FileNotFoundError(
-            f"--model {spec}: {path} is neither a weights folder (no config.json) nor an official .pth file."
+            f"Model {spec}: {path} is neither a weights folder (no config.json) nor an official .pth file."
         )
     raise FileNotFoundError(
-        f"--model {spec}: not found. Use a weights folder, an official .pth file, a shipped model "
+        f"Model {spec}: not found. Use a weights folder, an official .pth file, a shipped model "
         f"({', '.join(shipped_models()) or 'none'}), an official pretrained name ({', '.join(PRETRAINED)}) "
         "or a Hugging Face Hub id such as owner/name."
     )

@@ -84,12 +84,13 @@ def print_plan(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(message)s", level=logging.INFO)
-    from translate.batch import convert_folder
+    from translate.batch import check_folders, convert_folder
     from translate.image_io import ImageLimits, SaveOptions
     from translate.inference import Translator
     from translate.models import with_variant
 
     try:
+        check_folders(args.input, args.output)  # before loading (or downloading) a model
         if args.variant:
             args.model = with_variant(args.model, args.variant)
         if args.dry_run:
