@@ -27,10 +27,10 @@ from torch import nn
 
 from translate.inference import pad_to_multiple
 
-# Bytes per pixel of a tile for a ResNet generator, per unit of ngf, measured on CPU in fp32 with
-# torch.inference_mode (peak resident memory growth over the tile's pixels, ngf 64: about
-# 1.6 kB per pixel). An estimate for choosing tile sizes, not a guarantee.
-BYTES_PER_PIXEL_PER_NGF = 25.0
+# Memory per tile pixel of a ResNet generator, per unit of ngf. An estimate from the 6000x4000
+# case of scripts/benchmark.py (CPU, bf16, ngf 32, 1024-px tiles): about 1.5 GB of the 2.7 GB peak
+# went to running one tile, roughly 47 bytes per pixel per ngf. Used to choose tile sizes only.
+BYTES_PER_PIXEL_PER_NGF = 50.0
 
 
 @dataclass(frozen=True)
