@@ -60,8 +60,9 @@ LIMITS = ImageLimits(max_pixels=int(os.environ.get("APP_MAX_PIXELS", 50_000_000)
 
 @lru_cache(maxsize=8)
 def get_translator(model: str, direction: str, full_resolution: bool) -> Translator:
-    device = "cuda" if spaces is not None else None
-    return Translator(model, direction, full_resolution=full_resolution, limits=LIMITS, device=device)
+    # The Translator picks CUDA whenever torch sees a GPU, which on ZeroGPU it does from start-up.
+    # NOTE: ZeroGPU hardware is not available to the tests; only the CPU path is run here.
+    return Translator(model, direction, full_resolution=full_resolution, limits=LIMITS)
 
 
 def _upload_roots() -> list[Path]:
