@@ -60,7 +60,7 @@ LIMITS = ImageLimits(max_pixels=int(os.environ.get("APP_MAX_PIXELS", 50_000_000)
 
 @lru_cache(maxsize=8)
 def get_translator(model: str, direction: str, full_resolution: bool) -> Translator:
-    # The Translator picks CUDA whenever torch sees a GPU, which on ZeroGPU it does from start-up.
+    # The Translator picks CUDA whenever torch.cuda.is_available(), which ZeroGPU makes true at start-up.
     # NOTE: ZeroGPU hardware is not available to the tests; only the CPU path is run here.
     return Translator(model, direction, full_resolution=full_resolution, limits=LIMITS)
 

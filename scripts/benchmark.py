@@ -7,7 +7,7 @@ separate forward passes. Our path is what this package does. Both run in the sam
 so their ratio is measured on the same machine at the same time.
 
 Each case runs in its own child process, so the peak resident memory of the process (the
-kernel's maximum RSS) belongs to that case alone; within a case, every figure is the median of
+kernel's maximum RSS) belongs to that case alone. Within a case, every figure is the median of
 ``--repeats`` timed runs after one warm-up run.
 
     python scripts/benchmark.py                       # every case (about 20 minutes on 2 cores)
@@ -296,7 +296,7 @@ def case_processes(repeats: int) -> dict:
     """Seconds per training step of the emoji config through the real command: fp32 and bf16, 1 and 2 processes.
 
     Uses ``data/emoji`` when it exists (``scripts/prepare_emoji.py``), else generated 64x64 images.
-    Each run trains 60 steps; the figure is the median step time of steps 21-60 from the run's
+    Each run trains 60 steps. The figure is the median step time of steps 21-60 from the run's
     own images-per-second log, so start-up is left out.
     """
     data = REPO / "data" / "emoji"

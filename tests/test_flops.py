@@ -22,7 +22,7 @@ def test_transposed_convolution():
 def test_resnet9_at_256():
     # GAN Compression (Li et al., CVPR 2020) quotes 56.8G MACs for this generator at 256x256. That
     # figure counts each transposed convolution like a dense convolution over its output grid
-    # (4 times its true cost); counted by the multiplications actually done it is 7.2G less.
+    # (4 times its true cost). Counted by the multiplications actually done, it is 7.2G less.
     macs = count_macs(ResnetGenerator(GeneratorConfig()), 256, 256)
     assert 49.5e9 < macs < 49.6e9
 

@@ -1,9 +1,9 @@
 """Converting a folder of images: planning, safety checks and a pipelined per-file loop.
 
-Guarantees: the output tree mirrors the input tree; no input file is ever written to; an
-existing output is kept unless ``overwrite`` is set, so an interrupted run resumes where it
-stopped; outputs are written atomically, so a killed run never leaves a half-written file that
-a later run would take as done; one bad file is recorded and the rest continue.
+The output tree mirrors the input tree, and no input file is ever written to. An existing output
+is kept unless ``overwrite`` is set, so an interrupted run resumes where it stopped. Outputs are
+written atomically, so a killed run never leaves a half-written file that a later run would take
+as done. One bad file is recorded and the rest continue.
 
 Decoding and encoding run in worker threads while the model works on the main thread, and
 consecutive images of the same working size are translated as one batch.
@@ -27,7 +27,6 @@ from translate.image_io import (
     UNSUPPORTED_IMAGE_EXTENSIONS,
     ImageReadError,
     SaveOptions,
-    frame_count,
     has_image_extension,
     list_files,
     save_animation,
@@ -130,16 +129,16 @@ def plan(input_dir: Path, output_dir: Path, output_format: str = "keep") -> tupl
     for source, target in natural.items():
         groups.setdefault(str(target).casefold(), []).append(source)
 
-    jobs, taken = [], set()
+    jobs, used_names = [], set()
     for source in sources:
         target = natural[source]
         if len(groups[str(target).casefold()]) > 1:
             target = target.with_name(f"{source.stem}_{source.suffix.lstrip('.')}{target.suffix}")
         candidate, counter = target, 1
-        while str(candidate).casefold() in taken:
+        while str(candidate).casefold() in used_names:
             counter += 1
             candidate = target.with_name(f"{target.stem}-{counter}{target.suffix}")
-        taken.add(str(candidate).casefold())
+        used_names.add(str(candidate).casefold())
         jobs.append(Job(source, candidate))
     return jobs, ignored
 
@@ -227,7 +226,10 @@ def convert_folder(
         # At full resolution each decoded image can be hundreds of MB: decode only a little ahead.
         depth = max(2, workers) if translator.full_resolution else workers * 2 + batch_size
         for job, decoded in _prefetch(readers, translator, pending, depth):
-            frames = frame_count(job.source)
+            if isinstance(decoded, BaseException):
+                fail(job, decoded)
+                continue
+            frames = decoded.frames
             if frames > 1 and all_frames:
                 try:
                     images, durations, loop = _translate_animation(translator, job.source)
@@ -237,9 +239,6 @@ def convert_folder(
                     fail(job, error)
                 else:
                     bar.update(1)
-                continue
-            if isinstance(decoded, BaseException):
-                fail(job, decoded)
                 continue
             if frames > 1:
                 result.notices.append((job.source, f"animated ({frames} frames): translated the first frame only; "

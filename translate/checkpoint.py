@@ -99,9 +99,9 @@ def load_checkpoint(folder: str | Path) -> tuple[dict[str, dict[str, torch.Tenso
 def architecture_differences(saved: dict, requested: TrainConfig) -> list[str]:
     """Describe each architecture field where a checkpoint's config differs from the requested one."""
     differences = []
-    wanted = requested.to_dict()
+    requested_values = requested.to_dict()
     for section in ARCHITECTURE_FIELDS:
-        for key, value in wanted[section].items():
+        for key, value in requested_values[section].items():
             old = saved.get(section, {}).get(key)
             if old != value:
                 differences.append(f"{section}.{key}: checkpoint has {old!r}, requested {value!r}")

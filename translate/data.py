@@ -1,6 +1,6 @@
 """Unpaired image folders for training: scanning, checking, loading and on-device augmentation.
 
-A dataset root holds ``trainA/`` and ``trainB/`` (optionally ``testA/`` and ``testB/``), read
+A dataset root contains ``trainA/`` and ``trainB/`` (optionally ``testA/`` and ``testB/``), read
 recursively. Each domain is an endless stream of images in an order fixed by the seed and the
 epoch, so any step of a run can be reproduced after a resume without saving loader state.
 """
@@ -76,7 +76,7 @@ class ImageFolderDataset(Dataset):
     """Decode images to uint8 tensors ``[3, H, W]``, composited on white, reduced towards ``min_side``.
 
     Large images are shrunk here by an integer factor (cheap, in the loader workers) while their
-    shorter side stays at least ``min_side``; the exact resize happens on the device. A file that
+    shorter side stays at least ``min_side``. The exact resize happens on the device. A file that
     fails to decode at this point is logged and replaced by the next file, so one bad image never
     stops a run.
     """

@@ -216,6 +216,7 @@ class Distiller:
         return folder
 
     def fit(self) -> Path | None:
+        """Distil until ``config.steps`` or a stop signal; return the exported folder (``None`` if stopped)."""
         config, accelerator = self.config, self.accelerator
         if accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +224,7 @@ class Distiller:
         logger.info("Distilling %s (%s) into ngf %d, %d blocks: %d steps at batch size %d", self.teacher_folder,
                     ", ".join(self.directions), config.student.ngf, config.student.n_blocks, config.steps,
                     config.batch_size, main_process_only=True)
+
         metrics = self.output_dir / "metrics.jsonl"
         progress = tqdm(total=config.steps, initial=self.step, desc="distilling",
                         disable=not accelerator.is_main_process, dynamic_ncols=True)
@@ -233,6 +235,7 @@ class Distiller:
                 losses = self.train_step()
                 self.step += 1
                 progress.update(1)
+
                 if self.step % config.log_every == 0 or self.step == config.steps:
                     names = sorted(losses)
                     averaged = accelerator.reduce(torch.stack([losses[k] for k in names]), reduction="mean")
@@ -243,6 +246,7 @@ class Distiller:
                     if accelerator.is_main_process:
                         with metrics.open("a", encoding="utf-8") as stream:
                             stream.write(json.dumps({"step": self.step, **values}) + "\n")
+
                 requested = stop.requested
                 if self.step % config.checkpoint_every == 0 or self.step == config.steps or requested:
                     self.checkpoint()
@@ -252,6 +256,7 @@ class Distiller:
                     stopped = True
                     break
         progress.close()
+
         folder = None if stopped else self.export()
         if folder:
             logger.info("Exported the distilled model to %s after %.0f s", folder, time.perf_counter() - started,

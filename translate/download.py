@@ -1,7 +1,7 @@
 """Resumable, verified HTTP downloads that never leave a partial file under the final name.
 
 A download streams into ``NAME.part`` next to the destination. When that file exists from an
-earlier attempt, the request asks for the remaining bytes with an HTTP ``Range`` header and
+earlier attempt, the request sends an HTTP ``Range`` header for the remaining bytes and
 appends them (a server that ignores ``Range`` gets a fresh download). Once the size (and a
 SHA-256, where known) checks out, the file is renamed into place in one step.
 """
@@ -44,7 +44,7 @@ def download(
 
     Raises ``DownloadError`` when the server refuses, the connection breaks, or the size or
     checksum does not match. After a broken connection the ``.part`` file is kept, so running
-    the same command again resumes; after a refusal or a checksum mismatch it is deleted.
+    the same command again resumes. After a refusal or a checksum mismatch it is deleted.
     """
     destination = Path(destination)
     if destination.is_file():

@@ -145,15 +145,6 @@ def to_srgb(image: Image.Image) -> Image.Image:
     return converted
 
 
-def frame_count(path: str | Path) -> int:
-    """Number of frames of an image file (1 for still images; 0 when it cannot be read)."""
-    try:
-        with Image.open(path) as opened:
-            return int(getattr(opened, "n_frames", 1))
-    except (UnidentifiedImageError, OSError, ValueError):
-        return 0
-
-
 def open_image(
     source: str | Path | Image.Image | np.ndarray, *, limits: ImageLimits = DEFAULT_LIMITS
 ) -> Image.Image:
@@ -193,6 +184,8 @@ def open_image(
                 image = ImageOps.exif_transpose(opened)
                 if image is opened:
                     image = opened.copy()
+                # Animated GIF/WebP: the first frame is decoded; callers read the count from here.
+                image.info["frames"] = int(getattr(opened, "n_frames", 1))
     except ImageSizeError:
         raise
     except Image.DecompressionBombError as error:

@@ -180,7 +180,8 @@ class Translator:
         work_width, work_height = self.working_size(width, height)
         if (work_width, work_height) != (width, height):
             rgb = rgb.resize((work_width, work_height), Image.Resampling.LANCZOS)
-        return PreparedImage(to_tensor(rgb), (width, height), alpha, picture.getexif())
+        return PreparedImage(to_tensor(rgb), (width, height), alpha, picture.getexif(),
+                             int(picture.info.get("frames", 1)))
 
     def finish(self, output: torch.Tensor, prepared: PreparedImage) -> Image.Image:
         """Turn a translated ``[C, h, w]`` tensor back into an image of the input's size, alpha restored."""
@@ -213,6 +214,7 @@ class PreparedImage:
     size: tuple[int, int]  # the input's (width, height)
     alpha: Image.Image | None
     exif: Image.Exif | None = None
+    frames: int = 1  # frames in the source file; only the first is in ``tensor``
 
 
 def _default_device() -> torch.device:

@@ -1,8 +1,12 @@
 """Finding a model from what a user types for ``--model``.
 
-Accepted, in this order: a weights folder; an official ``.pth`` generator file (converted once
-into the cache); the name of a model shipped in ``weights/``; the name of an official pretrained
-generator (downloaded and converted once); a Hugging Face Hub repository id (``owner/name``).
+Accepted, in this order:
+
+- a weights folder;
+- an official ``.pth`` generator file, converted once into the cache;
+- the name of a model shipped in ``weights/``;
+- the name of an official pretrained generator, downloaded and converted once;
+- a Hugging Face Hub repository id (``owner/name``).
 """
 
 from __future__ import annotations

@@ -495,8 +495,8 @@ class Trainer:
                     values["images_per_second"] = window_images / max(elapsed, 1e-9)
                     window_start, window_images = time.perf_counter(), 0
                     accelerator.log(values, step=self.step)
-                    shown = {k.split("/")[-1]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")}
-                    progress.set_postfix(shown)
+                    postfix = {k.split("/")[-1]: f"{v:.3f}" for k, v in values.items() if k.startswith("loss/")}
+                    progress.set_postfix(postfix)
                     if accelerator.is_main_process:
                         with metrics_path.open("a", encoding="utf-8") as stream:
                             stream.write(json.dumps({"step": self.step, **values}) + "\n")

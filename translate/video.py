@@ -1,7 +1,7 @@
 """Translating a video frame by frame with OpenCV, keeping its frame rate and size.
 
 OpenCV writes video without sound. When ``ffmpeg`` is on the PATH, the audio track of the
-input is copied into the result; otherwise the result is silent and a warning is logged.
+input is copied into the result. Otherwise the result is silent and a warning is logged.
 """
 
 from __future__ import annotations

@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, notice in result.notices:
         print(f"Note: {path}: {notice}", file=sys.stderr)
     if result.ignored:
-        shown = ", ".join(str(p) for p in result.ignored[:20])
-        print(f"Ignored (not an image extension): {shown}" + (" ..." if len(result.ignored) > 20 else ""),
+        listed = ", ".join(str(p) for p in result.ignored[:20])
+        print(f"Ignored (not an image extension): {listed}" + (" ..." if len(result.ignored) > 20 else ""),
               file=sys.stderr)
     if result.failed:
         print("Failed files:", file=sys.stderr)
