@@ -14,7 +14,7 @@ from translate.distill import DistillConfig, Distiller
 from translate.flops import count_macs
 from translate.inference import Translator
 from translate.networks import GeneratorConfig, ResnetGenerator
-from translate.weights import read_model_info, save_weights
+from translate.weights import load_generator, read_model_info, save_weights
 
 
 @pytest.fixture(autouse=True)
@@ -43,13 +43,52 @@ def config_for(teacher, data, output, **overrides) -> DistillConfig:
     return DistillConfig.from_dict(values)
 
 
-def test_distillation_lowers_the_student_teacher_loss(teacher, tmp_path):
+@pytest.mark.parametrize("cache_teacher", [True, False])
+def test_distillation_lowers_the_student_teacher_loss(teacher, tmp_path, cache_teacher):
     data = make_dataset(tmp_path / "data", size=(32, 32))
-    distiller = Distiller(config_for(teacher, data, tmp_path / "run"))
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run", cache_teacher=cache_teacher))
+    assert set(distiller.caches) == ({"AtoB", "BtoA"} if cache_teacher else set())
     first = sum(float(v) for v in distiller.train_step().values())
     for _ in range(30):
         last = sum(float(v) for v in distiller.train_step().values())
     assert last < 0.7 * first
+
+
+def test_cached_targets_are_the_teachers_translations(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run"))
+    cache = distiller.caches["BtoA"]
+    assert len(cache) == 6 and cache.inputs.shape == (6, 3, 32, 32)
+    network = load_generator(teacher, "BtoA")[0].eval()
+    with torch.no_grad():
+        plain = network(cache.inputs)
+        mirrored = network(cache.inputs.flip(-1))
+    assert torch.allclose(cache.targets[:, 0].float(), plain, atol=2e-3)
+    assert torch.allclose(cache.targets[:, 1].float(), mirrored, atol=2e-3)
+
+    real, target = cache.sample(64, torch.Generator().manual_seed(1), flip=True)
+    with torch.no_grad():
+        assert torch.allclose(target, network(real), atol=2e-3)  # mirrored inputs come with mirrored targets
+    flipped = [any(torch.equal(image, source.flip(-1)) for source in cache.inputs) for image in real]
+    assert 10 < sum(flipped) < 54
+    again, _ = cache.sample(64, torch.Generator().manual_seed(1), flip=True)
+    assert torch.equal(real, again)  # the same step seed draws the same batch, so resume is exact
+    unflipped, _ = cache.sample(64, torch.Generator().manual_seed(1), flip=False)
+    assert not any(any(torch.equal(image, source.flip(-1)) for source in cache.inputs) for image in unflipped)
+
+
+def test_cache_falls_back_for_random_crops_and_memory_limit(teacher, tmp_path, caplog):
+    not_square = make_dataset(tmp_path / "wide", size=(40, 36))
+    distiller = Distiller(config_for(teacher, not_square, tmp_path / "run1"))
+    assert distiller.caches == {} and set(distiller.loaders) == {"AtoB", "BtoA"}
+    AcceleratorState._reset_state(True)
+    square = make_dataset(tmp_path / "square", size=(32, 32))
+    with caplog.at_level("INFO"):
+        distiller = Distiller(config_for(teacher, square, tmp_path / "run2", cache_limit_gb=1e-6))
+    assert distiller.caches == {}
+    assert "cache_limit_gb" in caplog.text
+    losses = distiller.train_step()
+    assert all(torch.isfinite(v) for v in losses.values())
 
 
 def test_exported_student_loads_and_is_smaller(teacher, tmp_path):

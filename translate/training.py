@@ -541,10 +541,15 @@ class Trainer:
             return None
 
     def _agree_to_stop(self, requested: bool) -> bool:
-        if self.accelerator.num_processes == 1:
-            return requested
-        flag = torch.tensor([1.0 if requested else 0.0], device=self.accelerator.device)
-        return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
+        return agree_to_stop(self.accelerator, requested)
+
+
+def agree_to_stop(accelerator: Accelerator, requested: bool) -> bool:
+    """True on every process when any process received a stop signal, so all stop at the same step."""
+    if accelerator.num_processes == 1:
+        return requested
+    flag = torch.tensor([1.0 if requested else 0.0], device=accelerator.device)
+    return bool(accelerator.reduce(flag, reduction="sum").item() > 0)
 
 
 def train(config: TrainConfig, *, resume: str | None = None) -> Path | None:
