@@ -84,8 +84,18 @@ def reference_generator_call(generator, image):
 
 
 # ----------------------------------------------------------------------------- cases
+def autocast_call(generator, batch, dtype):
+    """The generator under plain bf16 autocast: the usual way to add mixed precision, for comparison."""
+    import torch
+
+    from translate.inference import run_generator
+
+    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype):
+        return run_generator(generator, batch).float()
+
+
 def case_latency(repeats: int) -> dict:
-    """Generator latency, reference (fp32 eager) vs ours (Translator: inference_mode, autocast)."""
+    """Generator latency, reference (fp32 eager) vs ours (Translator: inference_mode, mixed precision)."""
     import torch
 
     from translate.flops import count_macs
@@ -115,25 +125,71 @@ def case_latency(repeats: int) -> dict:
             batch = to_tensor(photo_like(size, size)).unsqueeze(0)
             reference_time = timed(partial(reference_generator_call, reference, batch), repeats)
             our_time = timed(partial(ours.translate_tensor, batch), repeats)
-            ours.generator.to(memory_format=torch.channels_last)
+            autocast_time = None
+            if dtype is not None:
+                autocast_time = timed(partial(autocast_call, reference, batch, dtype), repeats)
+            ours.network.to(memory_format=torch.channels_last)
             channels_last_time = timed(partial(ours.translate_tensor, batch.to(memory_format=torch.channels_last)),
                                        repeats)
-            ours.generator.to(memory_format=torch.contiguous_format)
+            ours.network.to(memory_format=torch.contiguous_format)
             with torch.no_grad():
                 exact = run_generator(reference, batch)
             fast = ours.translate_tensor(batch)
             macs = count_macs(reference, size, size)
-            precision = "bf16" if ours.autocast_dtype is not None else "fp32"
+            precision = ours.precision_name
             rows.append({
                 "model": name, "size": size, "macs": macs,
                 "reference_s": reference_time, "ours_s": our_time, "ours_channels_last_s": channels_last_time,
+                "autocast_s": autocast_time,
                 "speedup": reference_time["median"] / our_time["median"],
                 "ours_precision": precision,
                 "mean_abs_levels": float((fast - exact).abs().mean() * 127.5),
-                "floor_s": macs / throughput[precision],
+                "autocast_mean_abs_levels": (
+                    float((autocast_call(reference, batch, dtype) - exact).abs().mean() * 127.5) if dtype else None
+                ),
+                "floor_s": macs / throughput.get(precision, throughput["fp32"]),
                 "reference_floor_s": macs / throughput["fp32"],
             })
     return {"rows": rows, "matmul_macs_per_s": throughput, "threads": torch.get_num_threads()}
+
+
+def case_compile(repeats: int) -> dict:
+    """torch.compile (inductor, frozen weights) of our network, ResNet-9 ngf 64 at 512x512: cost and gain."""
+    import torch
+    import torch._inductor.config as inductor_config
+
+    from translate.image_io import to_tensor
+    from translate.inference import Translator
+    from translate.networks import GeneratorConfig, ResnetGenerator
+    from translate.weights import save_weights
+
+    torch.manual_seed(0)
+    folder = Path(tempfile.mkdtemp()) / "resnet9"
+    save_weights(folder, {"AtoB": ResnetGenerator(GeneratorConfig())}, image_size=256)
+    ours = Translator(folder, full_resolution=True, tiling="never")
+    batch = to_tensor(photo_like(512, 512)).unsqueeze(0)
+    eager = timed(partial(ours.translate_tensor, batch), repeats)
+    eager_output = ours.translate_tensor(batch)
+
+    inductor_config.freezing = True
+    compiled = torch.compile(ours.network)
+    with torch.inference_mode():
+        start = time.perf_counter()
+        compiled_output = compiled(batch).float()
+        first_call = time.perf_counter() - start
+        steady = timed(lambda: compiled(batch), repeats)
+        other = to_tensor(photo_like(512, 384)).unsqueeze(0)
+        start = time.perf_counter()
+        compiled(other)
+        new_size_call = time.perf_counter() - start
+    saving = eager["median"] - steady["median"]
+    return {
+        "size": 512, "precision": ours.precision_name, "eager_s": eager, "compiled_s": steady,
+        "first_call_s": first_call, "new_size_first_call_s": new_size_call,
+        "speedup": eager["median"] / steady["median"],
+        "break_even_images": (first_call / saving) if saving > 0 else None,
+        "mean_abs_levels_to_eager": float((compiled_output - eager_output).abs().mean() * 127.5),
+    }
 
 
 def case_batch(repeats: int) -> dict:
@@ -176,7 +232,7 @@ def case_batch(repeats: int) -> dict:
         "images": 64, "size": [512, 384],
         "reference_images_per_s": 64 / reference_time["median"], "ours_images_per_s": 64 / our_time["median"],
         "reference_s": reference_time, "ours_s": our_time,
-        "speedup": reference_time["median"] / our_time["median"],
+        "speedup": reference_time["median"] / our_time["median"], "precision": translator.precision_name,
         "mean_abs_levels_after_jpeg": float(np.abs(first - second).mean()),
     }
 
@@ -264,7 +320,7 @@ def case_tiling(repeats: int) -> dict:
     result = timed(lambda: translator(image), max(1, repeats - 2))
     return {"seconds": result, "size": [6000, 4000], "tile": translator.tile_plan.tile,
             "overlap": translator.tile_plan.overlap, "threads": torch.get_num_threads(),
-            "precision": str(translator.autocast_dtype)}
+            "precision": translator.precision_name}
 
 
 def case_onnx(repeats: int) -> dict:
@@ -335,7 +391,7 @@ def case_processes(repeats: int) -> dict:
 
 
 CASES = {"processes": case_processes, "latency": case_latency, "batch": case_batch, "train": case_train,
-         "tiling": case_tiling, "onnx": case_onnx}
+         "tiling": case_tiling, "onnx": case_onnx, "compile": case_compile}
 
 
 # ----------------------------------------------------------------------------- report
@@ -397,16 +453,23 @@ def markdown(results: dict, info: dict) -> str:
             + ", ".join(f"{k} {v / 1e9:.0f} GMAC/s" for k, v in data["matmul_macs_per_s"].items())
             + ". The floor is the model's multiply-accumulates divided by that throughput in the same precision.",
             "",
-            "| model | size | GMACs | reference fp32, s | ours, s | ours channels-last, s | speed-up | "
-            "ours vs floor | ours vs fp32, mean abs levels |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "Ours runs the layers before the first residual block in fp32 and the rest on a bf16 copy of the "
+            "weights (`translate/inference.py`). The autocast column is plain `torch.autocast` in bf16, the usual "
+            "way to add mixed precision, for comparison. Faithfulness is the mean absolute difference to the "
+            "fp32 output, in levels of 255.",
+            "",
+            "| model | size | GMACs | reference fp32, s | ours, s | speed-up | ours vs floor | ours vs fp32, levels "
+            "| bf16 autocast, s | autocast vs fp32, levels | ours channels-last, s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for row in data["rows"]:
+            autocast = (f"{spread(row['autocast_s'])} | {row['autocast_mean_abs_levels']:.2f}"
+                        if row.get("autocast_s") else "- | -")
             lines.append(
                 f"| {row['model']} | {row['size']}² | {row['macs'] / 1e9:.1f} | {spread(row['reference_s'])} | "
-                f"{spread(row['ours_s'])} ({row['ours_precision']}) | {spread(row['ours_channels_last_s'])} | "
-                f"**{row['speedup']:.2f}x** | {row['ours_s']['median'] / row['floor_s']:.1f}x floor | "
-                f"{row['mean_abs_levels']:.2f} |")
+                f"{spread(row['ours_s'])} ({row['ours_precision']}) | **{row['speedup']:.2f}x** | "
+                f"{row['ours_s']['median'] / row['floor_s']:.1f}x floor | {row['mean_abs_levels']:.2f} | "
+                f"{autocast} | {spread(row['ours_channels_last_s'])} |")
         lines += [f"\nPeak memory of the latency process: {data['peak_rss_mib']:.0f} MiB.", ""]
     if "batch" in results:
         data = results["batch"]
@@ -419,7 +482,8 @@ def markdown(results: dict, info: dict) -> str:
             "|---|---|---|",
             f"| reference: one at a time, fp32, no threads | {data['reference_images_per_s']:.2f} | "
             f"{spread(data['reference_s'], digits=1)} |",
-            f"| ours: `convert_folder`, threads, batches of 4, bf16 | {data['ours_images_per_s']:.2f} | "
+            f"| ours: `convert_folder`, threads, batches of 4, {data.get('precision', 'bf16')} | "
+            f"{data['ours_images_per_s']:.2f} | "
             f"{spread(data['ours_s'], digits=1)} |",
             "",
             f"Speed-up: **{data['speedup']:.2f}x**. Mean absolute difference of the two outputs after JPEG "
@@ -470,14 +534,64 @@ def markdown(results: dict, info: dict) -> str:
             f"Measured by `{data['command']}`.",
             "",
             f"Shipped model, `Translator(full_resolution=True)`: tiles of {data['tile']} px with {data['overlap']} "
-            f"px overlap, {data['precision']} autocast, {data['threads']} threads.",
+            f"px overlap, {data['precision']}, {data['threads']} threads.",
             "",
             f"- Wall time: {spread(data['seconds'], digits=1)} s",
             f"- Peak resident memory of the process: **{data['peak_rss_mib']:.0f} MiB** (input, output and "
             "model included)",
             "",
         ]
+    if "compile" in results:
+        data = results["compile"]
+        break_even = data["break_even_images"]
+        lines += [
+            "## torch.compile (ResNet-9 ngf 64, 512x512)",
+            "",
+            f"Measured by `{data['command']}`: inductor with frozen weights, compiling our {data['precision']} "
+            "network.",
+            "",
+            f"- Eager: {spread(data['eager_s'])} s; compiled: {spread(data['compiled_s'])} s, "
+            f"**{data['speedup']:.2f}x**, {data['mean_abs_levels_to_eager']:.2f} levels from eager.",
+            f"- First call (compilation): {data['first_call_s']:.1f} s; the first call at a new size "
+            f"(512x384) compiles again: {data['new_size_first_call_s']:.1f} s.",
+            f"- Break-even: {break_even:.0f} images of one size." if break_even else "- No saving at all.",
+            "",
+            "Not used by default: the app and the converter see images of many sizes, and each new size pays "
+            "the compilation again.",
+            "",
+        ]
+    fast = fast_variant_summary(results)
+    if fast:
+        lines += fast
     return "\n".join(lines)
+
+
+def fast_variant_summary(results: dict) -> list[str]:
+    """The distilled fast variant against its teacher: MACs and latency from this run, PSNR from its card."""
+    rows = {row["model"]: row for row in results.get("latency", {}).get("rows", [])}
+    best, fast = rows.get("shipped emoji (best)"), rows.get("shipped emoji (fast)")
+    evaluation = SHIPPED_FAST / "evaluation.json"
+    if not (best and fast and evaluation.is_file()):
+        return []
+    scores = json.loads(evaluation.read_text())
+    psnr = scores["psnr_to_teacher"]
+    return [
+        "## Distilled fast variant against its teacher (512x512)",
+        "",
+        "MACs and latency from the latency table above; PSNR of the fast model's output against the best "
+        "model's on the held-out test split, from `weights/emoji-fast/evaluation.json` "
+        "(`scripts/package_emoji_fast_model.py`).",
+        "",
+        "| | best (teacher) | fast (student) | ratio |",
+        "|---|---|---|---|",
+        f"| GMACs | {best['macs'] / 1e9:.1f} | {fast['macs'] / 1e9:.1f} | "
+        f"**{best['macs'] / fast['macs']:.1f}x fewer** |",
+        f"| ours, s | {best['ours_s']['median']:.3f} | {fast['ours_s']['median']:.3f} | "
+        f"**{best['ours_s']['median'] / fast['ours_s']['median']:.1f}x faster** |",
+        "",
+        "PSNR against the teacher: " + ", ".join(f"{d} **{v:.2f} dB**" for d, v in psnr.items()) + ".",
+        "",
+    ]
 
 
 def main() -> int:

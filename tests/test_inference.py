@@ -12,8 +12,8 @@ from PIL import Image
 
 from tests.conftest import draw_shapes
 from translate.image_io import ImageReadError, to_pil, to_uint8
-from translate.inference import Translator, resolve_precision
-from translate.networks import GeneratorConfig, ResnetGenerator
+from translate.inference import MixedPrecisionGenerator, Translator, resolve_precision
+from translate.networks import GeneratorConfig, ResnetBlock, ResnetGenerator
 from translate.weights import load_generator, read_model_info, save_weights
 
 
@@ -110,6 +110,45 @@ def test_bf16_output_is_close_to_fp32(weights, tmp_path):
     exact = np.asarray(Translator(weights, precision="fp32")(path), dtype=np.float64)
     fast = np.asarray(Translator(weights, precision="bf16")(path), dtype=np.float64)
     assert np.abs(exact - fast).mean() <= 1.5
+
+
+def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
+    torch.manual_seed(0)
+    generator = ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)).eval()
+    save_weights(tmp_path / "m", {"AtoB": generator}, image_size=64)
+    translator = Translator(tmp_path / "m", precision="bf16")
+    network = translator.network
+    assert isinstance(network, MixedPrecisionGenerator)
+    # Stem and both downsamplings (10 layers) in fp32, shared with the generator; the rest in bf16.
+    assert len(network.exact) == 10
+    assert all(p.dtype == torch.float32 for p in network.exact.parameters())
+    assert network.exact[1].weight.data_ptr() == translator.generator.model[1].weight.data_ptr()
+    assert {p.dtype for p in network.fast.parameters()} == {torch.bfloat16}
+    assert isinstance(network.fast[0], ResnetBlock)
+
+    batch = torch.rand(2, 3, 96, 80) * 2 - 1
+    with torch.no_grad():
+        exact = generator(batch)
+    output = translator.translate_tensor(batch)
+    assert output.dtype == torch.float32 and output.shape == exact.shape
+    mixed_levels = float((output - exact).abs().mean() * 127.5)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast_levels = float((generator(batch).float() - exact).abs().mean() * 127.5)
+    assert 0 < mixed_levels < 1.0
+    assert mixed_levels < autocast_levels  # the exact first layers are what makes it closer
+
+    assert Translator(tmp_path / "m", precision="fp32").network is not None
+    assert Translator(tmp_path / "m", precision="fp32").precision_name == "fp32"
+    assert translator.precision_name == "bf16"
+
+
+def test_mixed_precision_without_residual_blocks():
+    generator = ResnetGenerator(GeneratorConfig(ngf=8, n_blocks=0)).eval()
+    network = MixedPrecisionGenerator(generator, torch.bfloat16)
+    assert isinstance(network.fast[0], torch.nn.ConvTranspose2d)
+    batch = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert float((network(batch) - generator(batch)).abs().mean()) < 0.02
 
 
 def test_precision_names():

@@ -135,9 +135,7 @@ def _starts(size: int, tile: int, overlap: int) -> list[int]:
 
 
 @torch.inference_mode()
-def translate_tiled(
-    generator: nn.Module, image: torch.Tensor, plan: TilePlan, *, autocast_dtype: torch.dtype | None = None,
-) -> torch.Tensor:
+def translate_tiled(generator: nn.Module, image: torch.Tensor, plan: TilePlan) -> torch.Tensor:
     """Translate ``[1, C, H, W]`` in [-1, 1] tile by tile; returns ``[1, C_out, H, W]`` float32 on the CPU.
 
     Only one tile at a time is on the generator's device, so device memory is bounded by the
@@ -149,10 +147,7 @@ def translate_tiled(
 
     def run(batch: torch.Tensor) -> torch.Tensor:
         padded, (h, w) = pad_to_multiple(batch.to(device))
-        if autocast_dtype is None:
-            return generator(padded)[..., :h, :w].float().cpu()
-        with torch.autocast(device.type, dtype=autocast_dtype):
-            return generator(padded)[..., :h, :w].float().cpu()
+        return generator(padded)[..., :h, :w].float().cpu()
 
     with shared_instance_norm(generator) as stats:
         scale = min(1.0, plan.thumbnail_size / max(height, width))
