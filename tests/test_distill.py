@@ -58,7 +58,8 @@ def test_cached_targets_are_the_teachers_translations(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     distiller = Distiller(config_for(teacher, data, tmp_path / "run"))
     cache = distiller.caches["BtoA"]
-    assert len(cache) == 6 and cache.inputs.shape == (6, 3, 32, 32)
+    assert len(cache) == 6
+    assert cache.inputs.shape == (6, 3, 32, 32)
     network = load_generator(teacher, "BtoA")[0].eval()
     with torch.no_grad():
         plain = network(cache.inputs)
@@ -77,15 +78,16 @@ def test_cached_targets_are_the_teachers_translations(teacher, tmp_path):
     assert not any(any(torch.equal(image, source.flip(-1)) for source in cache.inputs) for image in unflipped)
 
 
-def test_cache_falls_back_for_random_crops_and_memory_limit(teacher, tmp_path, caplog):
+def test_cache_fallbacks(teacher, tmp_path, caplog):
     not_square = make_dataset(tmp_path / "wide", size=(40, 36))
     distiller = Distiller(config_for(teacher, not_square, tmp_path / "run1"))
-    assert distiller.caches == {} and set(distiller.loaders) == {"AtoB", "BtoA"}
+    assert distiller.caches == {}  # non-square images are randomly cropped
+    assert set(distiller.loaders) == {"AtoB", "BtoA"}
     AcceleratorState._reset_state(True)
     square = make_dataset(tmp_path / "square", size=(32, 32))
     with caplog.at_level("INFO"):
         distiller = Distiller(config_for(teacher, square, tmp_path / "run2", cache_limit_gb=1e-6))
-    assert distiller.caches == {}
+    assert distiller.caches == {}  # over the memory limit
     assert "cache_limit_gb" in caplog.text
     losses = distiller.train_step()
     assert all(torch.isfinite(v) for v in losses.values())
@@ -137,3 +139,5 @@ def test_missing_teacher_is_named(tmp_path):
 def test_invalid_intervals_are_rejected(teacher, tmp_path):
     with pytest.raises(ValueError, match="checkpoint_every must be at least 1"):
         config_for(teacher, tmp_path, tmp_path / "run", checkpoint_every=0)
+    with pytest.raises(ValueError, match="cache_limit_gb must be 0 or more, got -1"):
+        config_for(teacher, tmp_path, tmp_path / "run", cache_limit_gb=-1)

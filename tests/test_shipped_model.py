@@ -71,9 +71,9 @@ def test_fast_variant_is_cheaper_and_faithful():
         batch = torch.stack(images)
         mse = ((fast.translate_tensor(batch).clamp(-1, 1) - best.translate_tensor(batch).clamp(-1, 1)) / 2).pow(2)
         psnr = 10 * math.log10(1 / mse.mean().item())
-        # NOTE: the shipped student reaches about 24 dB against its teacher on held-out emoji, short
-        # of the 28 dB aimed for. This checks that it does not fall below what was measured.
-        assert psnr >= 23.0, f"{direction}: PSNR to the best model {psnr:.2f} dB"
+        # NOTE: the shipped student measures 25.5 dB (AtoB) and 24.8 dB (BtoA) against its teacher
+        # on these 48 images, short of the 28 dB aimed for. This checks it stays within 0.5 dB of that.
+        assert psnr >= {"AtoB": 25.0, "BtoA": 24.3}[direction], f"{direction}: PSNR to the best model {psnr:.2f} dB"
 
 
 def test_fast_variant_close_to_best(scores):

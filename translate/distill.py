@@ -79,6 +79,9 @@ class DistillConfig(ConfigFile):
         if self.steps < 1 or not 0 <= self.decay_steps <= self.steps:
             raise ValueError(f"Invalid distillation config: need steps >= 1 and 0 <= decay_steps <= steps, got "
                              f"{self.steps} and {self.decay_steps}")
+        if self.cache_limit_gb < 0:
+            raise ValueError("Invalid distillation config: cache_limit_gb must be 0 or more, got "
+                             f"{self.cache_limit_gb}")
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
         for name in ("log_every", "checkpoint_every", "keep_checkpoints"):
@@ -313,7 +316,8 @@ class Distiller:
         folder = self.output_dir / "weights"
         save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
                      variant="fast", extra=extra,
-                     model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs))
+                     model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
+                                                     cached=bool(self.caches)))
         for student in students.values():
             student.to(self.accelerator.device)
         return folder
@@ -369,8 +373,12 @@ class Distiller:
         return folder
 
 
-def distilled_model_card(config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int) -> str:
+def distilled_model_card(
+    config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False
+) -> str:
     s = config.student
+    targets = ("computed once in fp32 for every image and its mirror image" if cached
+               else "computed at every step")
     return f"""---
 library_name: cyclegan-translate
 tags: [cyclegan, image-to-image, distillation]
@@ -387,6 +395,7 @@ Variant: **fast**. Directions: {", ".join(teacher.directions)}.
 - Training: {steps} steps at batch size {config.batch_size} on the teacher's training images
   (`{config.data}`), L1 weight {config.lambda_l1} plus (1 - SSIM) weight {config.lambda_ssim} against the
   teacher's output, Adam lr {config.lr}, exponential moving average of the weights (decay {config.ema_decay})
+- Teacher outputs: {targets}
 - Working resolution: {teacher.image_size} px, as the teacher
 
 The teacher's model card describes the training data and its licences, which apply here too.
