@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageCms
 
 from tests.conftest import PYTHON, REPO, draw_shapes, subprocess_env
+from translate.batch import MAX_BATCH_PIXELS, convert_folder
 from translate.image_io import (
     ImageLimits,
     ImageReadError,
@@ -26,6 +27,7 @@ from translate.image_io import (
     save_image,
     split_alpha,
 )
+from translate.inference import Translator
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.weights import save_weights
 
@@ -376,3 +378,24 @@ def test_outputs_get_normal_file_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert stat_module.S_IMODE((tmp_path / "out.png").stat().st_mode) == 0o644
+
+
+def test_batches_stay_within_pixel_budget(weights, tmp_path):
+    root = tmp_path / "in"
+    for index in range(4):
+        draw_shapes(root / f"small{index}.png", (256, 256), index)  # 4 x 65,536 pixels fit one batch
+    for index in range(2):
+        draw_shapes(root / f"wide{index}.png", (600, 500), index)  # 300,000 pixels: over the budget alone
+
+    class RecordingTranslator(Translator):
+        batch_sizes: list[int] = []
+
+        def run(self, batch):
+            self.batch_sizes.append(len(batch))
+            return super().run(batch)
+
+    translator = RecordingTranslator(weights, full_resolution=True, tiling="never")
+    result = convert_folder(root, tmp_path / "out", translator, progress=False, batch_size=8)
+    assert len(result.converted) == 6
+    assert sorted(translator.batch_sizes) == [1, 1, 4]
+    assert MAX_BATCH_PIXELS == 512 * 512

@@ -10,9 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import draw_shapes
+from tests.conftest import REPO, draw_shapes
 from translate.image_io import ImageReadError, to_pil, to_uint8
-from translate.inference import MixedPrecisionGenerator, Translator, resolve_precision
+from translate.inference import (
+    PROBE_TOLERANCE_LEVELS,
+    MixedPrecisionGenerator,
+    Translator,
+    low_precision_network,
+    probe_image,
+    resolve_precision,
+)
 from translate.networks import GeneratorConfig, ResnetBlock, ResnetGenerator
 from translate.weights import load_generator, read_model_info, save_weights
 
@@ -130,7 +137,8 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     with torch.no_grad():
         exact = generator(batch)
     output = translator.translate_tensor(batch)
-    assert output.dtype == torch.float32 and output.shape == exact.shape
+    assert output.dtype == torch.float32
+    assert output.shape == exact.shape
     mixed_levels = float((output - exact).abs().mean() * 127.5)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         autocast_levels = float((generator(batch).float() - exact).abs().mean() * 127.5)
@@ -140,6 +148,21 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert Translator(tmp_path / "m", precision="fp32").network is not None
     assert Translator(tmp_path / "m", precision="fp32").precision_name == "fp32"
     assert translator.precision_name == "bf16"
+
+
+def test_low_precision_form_follows_probe():
+    torch.manual_seed(0)
+    wide = ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)).eval()  # 0.74 levels in plain bf16
+    assert len(low_precision_network(wide, torch.bfloat16).exact) == 10
+    shipped = load_generator(REPO / "weights" / "emoji", "AtoB")[0].eval()  # 0.21 levels in plain bf16
+    network = low_precision_network(shipped, torch.bfloat16)
+    assert len(network.exact) == 0
+    assert {p.dtype for p in network.fast.parameters()} == {torch.bfloat16}
+    probe = probe_image(3)
+    with torch.no_grad():
+        assert float((network(probe) - shipped(probe)).abs().mean() * 127.5) <= PROBE_TOLERANCE_LEVELS
+    assert probe_image(1).shape == (1, 1, 128, 128)
+    assert torch.equal(probe_image(3), probe_image(3))
 
 
 def test_mixed_precision_without_residual_blocks():

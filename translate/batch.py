@@ -88,6 +88,12 @@ class BatchResult:
                             encoding="utf-8")
 
 
+# Batching pays only while a batch's activations stay small. On a 2-core CPU, 64 photos of
+# 512x384 took 24.0 s in batches of 4 and 18.1 s one at a time (scripts/benchmark.py, shipped
+# model, full resolution), so a batch holds at most this many pixels whatever ``batch_size`` says.
+MAX_BATCH_PIXELS = 512 * 512
+
+
 def check_folders(input_dir: Path, output_dir: Path) -> None:
     """Raise unless ``input_dir`` exists and ``output_dir`` is neither it nor inside it."""
     if input_dir.is_file():
@@ -243,8 +249,12 @@ def convert_folder(
             if frames > 1:
                 result.notices.append((job.source, f"animated ({frames} frames): translated the first frame only; "
                                                    "use --all-frames to translate every frame"))
-            fits = (not batch or batch[0][1].tensor.shape == decoded.tensor.shape) and not translator.uses_tiles(
-                *decoded.tensor.shape[-2:])
+            height, width = decoded.tensor.shape[-2:]
+            fits = (
+                (not batch or batch[0][1].tensor.shape == decoded.tensor.shape)
+                and not translator.uses_tiles(height, width)
+                and (len(batch) + 1) * height * width <= MAX_BATCH_PIXELS
+            )
             if batch and (not fits or len(batch) >= batch_size):
                 flush(batch)
                 batch = []

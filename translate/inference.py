@@ -6,13 +6,14 @@ that shorter side with its aspect ratio kept, translated, and resized back.
 ``full_resolution=True`` runs the network on the input's own pixels instead. Either way the
 image is reflect-padded to a multiple of 4 and cropped back, never stretched.
 
-Precision: in bf16 (the default where the CPU or GPU runs it natively) or fp16, the layers up to
-the first residual block run in fp32 and the rest runs on a low-precision copy of the weights.
-Those first layers hold about 6% of the work, but a rounding error there is carried through
-every residual block; keeping them exact brings a random-weight ResNet-9 from 1.2 to 0.7 levels
-of mean absolute difference to fp32 at 512x512. A low-precision copy of the weights, rather than
-autocast, saves a cast of every activation and every weight at every layer (about 15% of the
-time on a 2-core CPU). ``scripts/benchmark.py`` measures both speed and faithfulness.
+Precision: in bf16 (the default where the CPU or GPU runs it natively) or fp16, the network runs
+on a low-precision copy of the weights. That saves the cast of every activation and weight at
+every layer that autocast makes (about 15% of the time on a 2-core CPU). When the copy differs
+from fp32 by more than half a level on a probe image, the layers up to the first residual block
+run in fp32 instead. They hold about 6% of the work, but a rounding error there is carried
+through every residual block: keeping them exact brings a random-weight ResNet-9 from 1.2 to 0.7
+levels of mean absolute difference to fp32 at 512x512. ``scripts/benchmark.py`` measures both
+speed and faithfulness.
 """
 
 from __future__ import annotations
@@ -90,26 +91,62 @@ def _cpu_has_native_bf16() -> bool:
 
 
 class MixedPrecisionGenerator(torch.nn.Module):
-    """A generator whose layers before the first residual block run in fp32 and the rest in ``dtype``.
+    """A generator whose first ``exact_layers`` layers run in fp32 and the rest in ``dtype``.
 
-    The fp32 layers are the generator's own modules (shared, not copied); the later layers are a
-    copy cast to ``dtype``. Input and output are float32. Load new weights into the generator by
-    building a new wrapper.
+    ``exact_layers`` defaults to the layers before the first residual block. The fp32 layers are
+    the generator's own modules (shared, not copied), and the later layers are a copy cast to
+    ``dtype``. Input and output are float32. Load new weights by building a new wrapper.
     """
 
-    def __init__(self, generator: ResnetGenerator, dtype: torch.dtype) -> None:
+    def __init__(self, generator: ResnetGenerator, dtype: torch.dtype, exact_layers: int | None = None) -> None:
         super().__init__()
         layers = list(generator.model)
-        split = next((i for i, layer in enumerate(layers) if isinstance(layer, ResnetBlock)), None)
-        if split is None:  # no residual blocks: keep the stem and downsampling, up to the first upsampling
-            split = next(i for i, layer in enumerate(layers) if isinstance(layer, torch.nn.ConvTranspose2d))
+        if exact_layers is None:
+            exact_layers = next((i for i, layer in enumerate(layers) if isinstance(layer, ResnetBlock)), None)
+        if exact_layers is None:  # no residual blocks: the stem and downsampling, up to the first upsampling
+            exact_layers = next(i for i, layer in enumerate(layers) if isinstance(layer, torch.nn.ConvTranspose2d))
         self.config = generator.config
         self.dtype = dtype
-        self.exact = torch.nn.Sequential(*layers[:split])
-        self.fast = copy.deepcopy(torch.nn.Sequential(*layers[split:])).to(dtype)
+        self.exact = torch.nn.Sequential(*layers[:exact_layers])
+        self.fast = copy.deepcopy(torch.nn.Sequential(*layers[exact_layers:])).to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fast(self.exact(x.float()).to(self.dtype)).float()
+
+
+# Mean absolute difference to fp32 on the probe image, in levels of 255, up to which a generator
+# runs entirely in low precision. Above it the first layers stay in fp32. Half of the 1-level
+# budget, because the difference on photos is somewhat larger than on the probe (an estimate
+# from scripts/benchmark.py: 0.69 levels at 256x256 and 0.72 at 1024x1024 for the same network).
+PROBE_TOLERANCE_LEVELS = 0.5
+
+
+def probe_image(channels: int, size: int = 128) -> torch.Tensor:
+    """Return a fixed ``[1, channels, size, size]`` test image in [-1, 1]: gradients, a wave and grain."""
+    y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    planes = torch.stack([x, y, torch.sin(6 * x + 4 * y)])
+    grain = torch.randn((channels, size, size), generator=torch.Generator().manual_seed(0)) * 0.1
+    return (0.8 * planes[torch.arange(channels) % 3] + grain).clamp(-1, 1)[None]
+
+
+def low_precision_network(generator: ResnetGenerator, dtype: torch.dtype) -> MixedPrecisionGenerator:
+    """Return the fastest low-precision form of ``generator`` that stays faithful on the probe image.
+
+    That is the whole network in ``dtype`` when its output on ``probe_image`` is within
+    ``PROBE_TOLERANCE_LEVELS`` of fp32 (trained models measured here: 0.2-0.4 levels), else the
+    layers before the first residual block in fp32 (a random-weight ResNet-9 deviates 1.2 levels
+    in plain bf16 and 0.7 with those layers exact).
+    """
+    device = next(generator.parameters()).device
+    whole = MixedPrecisionGenerator(generator, dtype, exact_layers=0).eval()
+    probe = probe_image(generator.config.in_channels).to(device)
+    with torch.inference_mode():
+        deviation = float((whole(probe) - generator(probe)).abs().mean() * 127.5)
+    if deviation <= PROBE_TOLERANCE_LEVELS:
+        return whole
+    logger.info("%s differs from fp32 by %.2f levels on the probe image; keeping its first layers in fp32",
+                dtype, deviation)
+    return MixedPrecisionGenerator(generator, dtype).eval()
 
 
 class Translator:
@@ -151,7 +188,7 @@ class Translator:
         # The module that runs: the generator itself in fp32, else its mixed-precision wrapper.
         self.network: torch.nn.Module = (
             self.generator if self.low_precision is None
-            else MixedPrecisionGenerator(self.generator, self.low_precision).eval()
+            else low_precision_network(self.generator, self.low_precision)
         )
         self.full_resolution = full_resolution
         self.tiling = tiling

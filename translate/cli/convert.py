@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="auto picks bf16 where the hardware supports it natively; fp32 is the exact path")
     quality.add_argument("--device", default=None,
                          help="torch device, for example cpu or cuda:0 (default: the best available)")
-    quality.add_argument("--batch-size", type=int, default=4, help="images of one size translated together")
+    quality.add_argument("--batch-size", type=int, default=4,
+                         help="max images of one size translated together; a batch also stays within 512x512 pixels")
     quality.add_argument("--workers", type=int, default=2, help="threads for decoding and for encoding")
 
     output = parser.add_argument_group("output files")
