@@ -10,7 +10,7 @@ Each case runs in its own child process, so the peak resident memory of the proc
 kernel's maximum RSS) belongs to that case alone. Within a case, every figure is the median of
 ``--repeats`` timed runs after one warm-up run.
 
-    python scripts/benchmark.py                       # every case (about 20 minutes on 2 cores)
+    python scripts/benchmark.py                       # every case (about 30 minutes on 2 cores)
     python scripts/benchmark.py --only latency --only tiling
 """
 
@@ -597,9 +597,9 @@ def fast_variant_summary(results: dict) -> list[str]:
         "| | best (teacher) | fast (student) | ratio |",
         "|---|---|---|---|",
         f"| GMACs | {best['macs'] / 1e9:.1f} | {fast['macs'] / 1e9:.1f} | "
-        f"**{best['macs'] / fast['macs']:.1f}x fewer** |",
+        f"**{best['macs'] / fast['macs']:.2f}x fewer** |",
         f"| ours, s | {best['ours_s']['median']:.3f} | {fast['ours_s']['median']:.3f} | "
-        f"**{best['ours_s']['median'] / fast['ours_s']['median']:.1f}x faster** |",
+        f"**{best['ours_s']['median'] / fast['ours_s']['median']:.2f}x faster** |",
         "",
         "PSNR against the teacher: " + ", ".join(f"{d} **{v:.2f} dB**" for d, v in psnr.items()) + ".",
         "",
