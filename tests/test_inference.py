@@ -148,6 +148,8 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert Translator(tmp_path / "m", precision="fp32").network is not None
     assert Translator(tmp_path / "m", precision="fp32").precision_name == "fp32"
     assert translator.precision_name == "bf16"
+    assert translator.precision_description == "bf16, first 10 layers fp32"
+    assert Translator(REPO / "weights" / "emoji", precision="bf16").precision_description == "bf16"
 
 
 def test_low_precision_form_follows_probe():

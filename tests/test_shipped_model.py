@@ -82,3 +82,19 @@ def test_fast_variant_close_to_best(scores):
         # Stated margins: L1 at most 0.005 and SSIM at most 0.01 worse than the best model.
         assert fast[direction]["model"]["l1"] <= scores[direction]["model"]["l1"] + 0.005
         assert fast[direction]["model"]["ssim"] >= scores[direction]["model"]["ssim"] - 0.01
+
+
+def test_variant_names_and_folders(tmp_path):
+    from translate.models import with_variant
+
+    assert with_variant("emoji", "fast") == "emoji-fast"
+    assert with_variant("emoji-fast", "best") == "emoji"
+    assert with_variant(None, "fast") == "emoji-fast"
+    folder = REPO / "weights" / "emoji"
+    assert with_variant(str(folder), "fast") == str(REPO / "weights" / "emoji-fast")
+    assert with_variant(f"{folder}/", "fast") == str(REPO / "weights" / "emoji-fast")
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(FileNotFoundError, match="cyclegan-distill --teacher"):
+        with_variant(str(tmp_path / "mine"), "fast")
+    with pytest.raises(ValueError, match="best or fast"):
+        with_variant("emoji", "fastest")

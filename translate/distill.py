@@ -71,7 +71,7 @@ class DistillConfig(ConfigFile):
     keep_checkpoints: int = 2
     trackers: str = "tensorboard"
     cache_teacher: bool = True
-    cache_limit_gb: float = 4.0
+    cache_limit_gb: float = 4.0  # GiB per direction for the cached inputs and teacher outputs
 
     def __post_init__(self) -> None:
         if isinstance(self.student, dict):
@@ -219,12 +219,18 @@ class Distiller:
     def _cache_for(self, direction: str, files: list[Path]) -> TeacherCache | None:
         """This process's share of ``files`` with the teacher's translations, when caching applies."""
         config, accelerator = self.config, self.accelerator
-        if not config.cache_teacher or self.load_size != self.crop_size:
+        if not config.cache_teacher:
+            logger.info("%s: cache_teacher is off, so the teacher runs at every step", direction,
+                        main_process_only=True)
+            return None
+        if self.load_size != self.crop_size:
+            logger.info("%s: load_size %d differs from crop_size %d, so crops are random and the teacher runs at "
+                        "every step", direction, self.load_size, self.crop_size, main_process_only=True)
             return None
         shard = files[accelerator.process_index :: accelerator.num_processes]
         needed = cache_bytes(len(shard), self.crop_size)
         if needed > config.cache_limit_gb * 2**30:
-            logger.info("%s: caching the teacher's translations would take %.1f GB (limit cache_limit_gb=%g); "
+            logger.info("%s: caching the teacher's translations would take %.2f GiB (limit cache_limit_gb=%g GiB); "
                         "the teacher runs at every step instead", direction, needed / 2**30, config.cache_limit_gb,
                         main_process_only=True)
             return None
@@ -233,7 +239,7 @@ class Distiller:
                                     description=f"teacher {direction}",
                                     show_progress=accelerator.is_main_process)
         if cache is not None:
-            logger.info("%s: cached the teacher's translations of %d images and their mirrors (%.0f MB) in %.0f s",
+            logger.info("%s: cached the teacher's translations of %d images and their mirrors (%.0f MiB) in %.0f s",
                         direction, len(cache), needed / 2**20, time.perf_counter() - started,
                         main_process_only=True)
         return cache

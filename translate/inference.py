@@ -121,6 +121,11 @@ class MixedPrecisionGenerator(torch.nn.Module):
 PROBE_TOLERANCE_LEVELS = 0.5
 
 
+def dtype_name(dtype: torch.dtype | None) -> str:
+    """Return the precision name (``fp32``, ``bf16``, ``fp16``) of a low-precision dtype or ``None``."""
+    return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
 def probe_image(channels: int, size: int = 128) -> torch.Tensor:
     """Return a fixed ``[1, channels, size, size]`` test image in [-1, 1]: gradients, a wave and grain."""
     y, x = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
@@ -145,7 +150,7 @@ def low_precision_network(generator: ResnetGenerator, dtype: torch.dtype) -> Mix
     if deviation <= PROBE_TOLERANCE_LEVELS:
         return whole
     logger.info("%s differs from fp32 by %.2f levels on the probe image; keeping its first layers in fp32",
-                dtype, deviation)
+                dtype_name(dtype), deviation)
     return MixedPrecisionGenerator(generator, dtype).eval()
 
 
@@ -206,7 +211,15 @@ class Translator:
 
     @property
     def precision_name(self) -> str:
-        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.low_precision]
+        return dtype_name(self.low_precision)
+
+    @property
+    def precision_description(self) -> str:
+        """The precision as it runs, for example ``bf16`` or ``bf16, first 10 layers fp32``."""
+        exact_layers = len(getattr(self.network, "exact", ()))
+        if self.low_precision is None or not exact_layers:
+            return self.precision_name
+        return f"{self.precision_name}, first {exact_layers} layers fp32"
 
     @torch.inference_mode()
     def translate_tensor(self, batch: torch.Tensor) -> torch.Tensor:

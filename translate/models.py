@@ -74,8 +74,13 @@ def with_variant(spec: str | None, variant: str) -> str:
         raise ValueError(f"Unknown variant {variant!r}; use best or fast")
     if f"{base}-fast" in shipped_models():
         return f"{base}-fast"
+    folder = Path(base.rstrip("/\\"))
+    sibling = folder.with_name(f"{folder.name}-fast")
+    if folder.is_dir() and (sibling / "config.json").is_file():
+        return str(sibling)
     raise FileNotFoundError(
-        f"No fast variant of {spec!r} is shipped. Make one with: cyclegan-distill --teacher {spec} --data DATA"
+        f"No fast variant of {spec!r} is shipped or found next to it. Make one with: cyclegan-distill "
+        f"--teacher {spec} --data DATA --output_dir RUN, then pass --model RUN/weights"
     )
 
 

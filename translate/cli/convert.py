@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             full_resolution=args.full_resolution, tiling=args.tiling, tile_size=args.tile_size,
             tile_overlap=args.tile_overlap, limits=ImageLimits(max_pixels=args.max_pixels),
         )
-        print(f"Model: {translator.description} ({translator.info.variant}), device {translator.device}",
+        print(f"Model: {translator.description} ({translator.info.variant}), device {translator.device}, "
+              f"{translator.precision_description}",
               file=sys.stderr)
         result = convert_folder(
             args.input, args.output, translator, overwrite=args.overwrite, output_format=args.format,
