@@ -14,6 +14,7 @@ from tests.conftest import REPO, draw_shapes
 from translate.image_io import ImageReadError, to_pil, to_uint8
 from translate.inference import (
     PROBE_TOLERANCE_LEVELS,
+    ChannelsLastConv,
     MixedPrecisionGenerator,
     Translator,
     low_precision_network,
@@ -132,6 +133,8 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert network.exact[1].weight.data_ptr() == translator.generator.model[1].weight.data_ptr()
     assert {p.dtype for p in network.fast.parameters()} == {torch.bfloat16}
     assert isinstance(network.fast[0], ResnetBlock)
+    assert isinstance(network.fast[-2], ChannelsLastConv)  # the 3-channel output convolution
+    assert sum(isinstance(layer, ChannelsLastConv) for layer in network.fast) == 1
 
     batch = torch.rand(2, 3, 96, 80) * 2 - 1
     with torch.no_grad():

@@ -90,12 +90,28 @@ def _cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+class ChannelsLastConv(torch.nn.Module):
+    """Run a convolution in channels-last memory format; for the output layer with its few channels.
+
+    oneDNN's bf16 kernels for a 7x7 convolution to 3 channels run 1.2-1.5x faster on channels-last
+    input (measured on a 2-core AVX-512 BF16 CPU; the whole network is faster in the default layout).
+    """
+
+    def __init__(self, conv: torch.nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
 class MixedPrecisionGenerator(torch.nn.Module):
     """A generator whose first ``exact_layers`` layers run in fp32 and the rest in ``dtype``.
 
     ``exact_layers`` defaults to the layers before the first residual block. The fp32 layers are
     the generator's own modules (shared, not copied), and the later layers are a copy cast to
-    ``dtype``. Input and output are float32. Load new weights by building a new wrapper.
+    ``dtype``, whose output convolution runs in channels-last. Input and output are float32. Load
+    new weights by building a new wrapper.
     """
 
     def __init__(self, generator: ResnetGenerator, dtype: torch.dtype, exact_layers: int | None = None) -> None:
@@ -109,6 +125,9 @@ class MixedPrecisionGenerator(torch.nn.Module):
         self.dtype = dtype
         self.exact = torch.nn.Sequential(*layers[:exact_layers])
         self.fast = copy.deepcopy(torch.nn.Sequential(*layers[exact_layers:])).to(dtype)
+        for index, layer in enumerate(self.fast):
+            if isinstance(layer, torch.nn.Conv2d) and layer.out_channels <= 4:
+                self.fast[index] = ChannelsLastConv(layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fast(self.exact(x.float()).to(self.dtype)).float()
