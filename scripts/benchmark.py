@@ -137,13 +137,12 @@ def case_latency(repeats: int) -> dict:
             fast = ours.translate_tensor(batch)
             macs = count_macs(reference, size, size)
             precision = ours.precision_name
-            exact_layers = len(getattr(ours.network, "exact", ()))
             rows.append({
                 "model": name, "size": size, "macs": macs,
                 "reference_s": reference_time, "ours_s": our_time, "ours_channels_last_s": channels_last_time,
                 "autocast_s": autocast_time,
                 "speedup": reference_time["median"] / our_time["median"],
-                "ours_precision": precision, "ours_fp32_layers": exact_layers,
+                "ours_precision": precision, "ours_precision_description": ours.precision_description,
                 "mean_abs_levels": float((fast - exact).abs().mean() * 127.5),
                 "autocast_mean_abs_levels": (
                     float((autocast_call(reference, batch, dtype) - exact).abs().mean() * 127.5) if dtype else None
@@ -431,11 +430,6 @@ def spread(figure: dict, scale: float = 1.0, digits: int = 3) -> str:
             f"{figure['max'] * scale:.{digits}f})")
 
 
-def precision_cell(row: dict) -> str:
-    layers = row.get("ours_fp32_layers", 0)
-    return f"{row['ours_precision']}, first {layers} layers fp32" if layers else row["ours_precision"]
-
-
 def markdown(results: dict, info: dict) -> str:
     lines = [
         "# Benchmarks",
@@ -477,7 +471,7 @@ def markdown(results: dict, info: dict) -> str:
                         if row.get("autocast_s") else "- | -")
             lines.append(
                 f"| {row['model']} | {row['size']}² | {row['macs'] / 1e9:.1f} | {spread(row['reference_s'])} | "
-                f"{spread(row['ours_s'])} ({precision_cell(row)}) | **{row['speedup']:.2f}x** | "
+                f"{spread(row['ours_s'])} ({row['ours_precision_description']}) | **{row['speedup']:.2f}x** | "
                 f"{row['ours_s']['median'] / row['floor_s']:.1f}x floor | {row['mean_abs_levels']:.2f} | "
                 f"{autocast} | {spread(row['ours_channels_last_s'])} |")
         lines += [f"\nPeak memory of the latency process: {data['peak_rss_mib']:.0f} MiB.", ""]

@@ -90,7 +90,8 @@ class BatchResult:
 
 # Batching pays only while a batch's activations stay small. On a 2-core CPU, 64 photos of
 # 512x384 took 24.0 s in batches of 4 and 18.1 s one at a time (scripts/benchmark.py, shipped
-# model, full resolution), so a batch contains at most this many pixels whatever ``batch_size`` says.
+# model, full resolution). So a batch contains at most this many pixels, even when ``batch_size``
+# allows more images.
 MAX_BATCH_PIXELS = 512 * 512
 
 

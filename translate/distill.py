@@ -90,10 +90,10 @@ class DistillConfig(ConfigFile):
 
 
 class TeacherCache:
-    """Training images and the teacher's translations of them (and of their mirror images), in memory.
+    """Training images and the teacher's translations of them and of their mirror images, in memory.
 
-    ``inputs`` is ``[N, 3, S, S]`` float32 in [-1, 1]; ``targets`` is ``[N, 2, 3, S, S]`` float16,
-    index 1 holding the translation of the mirrored input. Batches are drawn with replacement
+    ``inputs`` is ``[N, 3, S, S]`` float32 in [-1, 1]. ``targets`` is ``[N, 2, 3, S, S]`` float16,
+    where index 1 is the translation of the mirrored input. Batches are drawn with replacement
     from a per-step generator, so a resumed run draws the same batches.
     """
 
