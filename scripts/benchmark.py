@@ -430,14 +430,26 @@ def spread(figure: dict, scale: float = 1.0, digits: int = 3) -> str:
             f"{figure['max'] * scale:.{digits}f})")
 
 
+def where(data: dict) -> str:
+    """Name the machine that measured one section."""
+    info = data.get("machine") or {}
+    return f"{info.get('cpu', 'an unrecorded CPU')} ({info.get('cores', '?')} cores)"
+
+
 def markdown(results: dict, info: dict) -> str:
+    machines = sorted({where(data) for data in results.values()})
     lines = [
         "# Benchmarks",
         "",
         "Written by `scripts/benchmark.py`; the raw figures are in `benchmarks.json` next to this file.",
         "",
-        f"- Machine: {info['cpu']}, {info['cores']} cores; torch {info['torch']}; Python {info['python']}; "
-        f"GPU: {info['gpu']}.",
+        f"- Machine of the latest run: {info['cpu']}, {info['cores']} cores; torch {info['torch']}; "
+        f"Python {info['python']}; GPU: {info['gpu']}.",
+    ]
+    if len(machines) > 1:
+        lines.append(f"- The sections were measured on different machines ({'; '.join(machines)}), each named in "
+                     "its section: compare ratios within a section, not times across sections.")
+    lines += [
         "- Command: `python scripts/benchmark.py` (each section names the invocation that measured it).",
         "- Times are medians of several runs after a warm-up, with (min-max). Ratios are reference / ours from "
         "the same invocation. Peak memory is the peak resident memory of the case's own process.",
@@ -450,7 +462,7 @@ def markdown(results: dict, info: dict) -> str:
         lines += [
             "## Generator latency (one image)",
             "",
-            f"Measured by `{data['command']}`.",
+            f"Measured by `{data['command']}` on {where(data)}.",
             "",
             f"Threads: {data['threads']}. Measured matrix-multiply throughput: "
             + ", ".join(f"{k} {v / 1e9:.0f} GMAC/s" for k, v in data["matmul_macs_per_s"].items())
@@ -480,7 +492,7 @@ def markdown(results: dict, info: dict) -> str:
         lines += [
             "## Folder conversion (64 photos of 512x384, JPEG in and out, shipped model, full resolution)",
             "",
-            f"Measured by `{data['command']}`.",
+            f"Measured by `{data['command']}` on {where(data)}.",
             "",
             "| path | images/s | seconds per folder |",
             "|---|---|---|",
@@ -499,7 +511,7 @@ def markdown(results: dict, info: dict) -> str:
         ]
     if "train" in results:
         data = results["train"]
-        lines += ["## Training step", "", f"Measured by `{data['command']}`.", "",
+        lines += ["## Training step", "", f"Measured by `{data['command']}` on {where(data)}.", "",
                   "| config | reference fp32, s | ours, s | speed-up |", "|---|---|---|---|"]
         for row in data["rows"]:
             lines.append(f"| {row['config']} | {spread(row['reference_s'])} | {spread(row['ours_s'])} "
@@ -510,7 +522,8 @@ def markdown(results: dict, info: dict) -> str:
         lines += [
             "## Training speed by processes and precision (emoji config, real `accelerate launch`)",
             "",
-            f"Measured by `{data['command']}` on `{data['data']}`: 60 steps per run, the median over steps 21-60. "
+            f"Measured by `{data['command']}` on {where(data)}, data `{data['data']}`: 60 steps per run, the median "
+            "over steps 21-60. "
             "Batch size 4 per process; two processes share the two cores (one thread each).",
             "",
             "| processes | precision | seconds per step | images per step | images per second |",
@@ -525,7 +538,8 @@ def markdown(results: dict, info: dict) -> str:
         lines += [
             "## ONNX Runtime (shipped model, 512x512)",
             "",
-            f"Measured by `{data['command']}`, onnxruntime {data['onnxruntime_version']}, CPU execution provider.",
+            f"Measured by `{data['command']}` on {where(data)}, onnxruntime {data['onnxruntime_version']}, "
+            "CPU execution provider.",
             "",
             f"- onnxruntime fp32: {spread(data['onnxruntime_s'])} s; our PyTorch path: {spread(data['ours_s'])} s; "
             f"ours is **{data['ours_over_onnx']:.2f}x** the speed of onnxruntime.",
@@ -538,7 +552,7 @@ def markdown(results: dict, info: dict) -> str:
         lines += [
             "## Full-resolution translation of a 6000x4000 photo",
             "",
-            f"Measured by `{data['command']}`.",
+            f"Measured by `{data['command']}` on {where(data)}.",
             "",
             f"Shipped model, `Translator(full_resolution=True)`: tiles of {data['tile']} px with {data['overlap']} "
             f"px overlap, {data['precision']}, {data['threads']} threads.",
@@ -554,7 +568,8 @@ def markdown(results: dict, info: dict) -> str:
         lines += [
             "## torch.compile (ResNet-9 ngf 64, 512x512)",
             "",
-            f"Measured by `{data['command']}`: inductor with frozen weights, compiling our {data['precision']} "
+            f"Measured by `{data['command']}` on {where(data)}: inductor with frozen weights, compiling our "
+            f"{data['precision']} "
             "network.",
             "",
             f"- Eager: {spread(data['eager_s'])} s; compiled: {spread(data['compiled_s'])} s, "
@@ -605,6 +620,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each figure, after one warm-up")
+    parser.add_argument("--render-only", action="store_true",
+                        help="time nothing: rewrite docs/benchmarks.md from docs/benchmarks.json, for example after "
+                             "weights/emoji-fast/evaluation.json changed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -619,13 +637,23 @@ def main() -> int:
     json_path = docs / "benchmarks.json"
     stored = json.loads(json_path.read_text()) if json_path.is_file() else {}
     results = stored.get("results", {})
+    for data in results.values():
+        data.setdefault("machine", stored.get("machine"))  # results written before sections named their machine
+    if args.render_only:
+        if not results:
+            print(f"benchmark: error: {json_path} has no results to render; run the benchmark first", file=sys.stderr)
+            return 2
+        (docs / "benchmarks.md").write_text(markdown(results, stored["machine"]))
+        print(f"Rewrote {docs / 'benchmarks.md'} from {json_path}")
+        return 0
     command = "python scripts/benchmark.py" + "".join(f" --only {n}" for n in args.only or []) + (
         f" --repeats {args.repeats}" if args.repeats != 3 else "")
+    info = machine()
     for name in names:
         print(f"running {name} ...", file=sys.stderr)
         results[name] = run_case(name, args.repeats)
         results[name]["command"] = command
-    info = machine()
+        results[name]["machine"] = info
     json_path.write_text(json.dumps({"machine": info, "command": command, "results": results}, indent=2) + "\n")
     (docs / "benchmarks.md").write_text(markdown(results, info))
     print((docs / "benchmarks.md").read_text())

@@ -5,7 +5,7 @@ The script copies the run's exported weights (stored as float16), then measures 
 test split: the student's PSNR against its teacher's output, and both models' L1 and SSIM against
 the true counterparts. It writes those figures into the model card and ``evaluation.json``.
 
-    python scripts/package_emoji_fast_model.py runs/emoji-fast data/emoji weights/emoji-fast --wall-minutes 12
+    python scripts/package_emoji_fast_model.py runs/emoji-fast2 data/emoji weights/emoji-fast --wall-minutes 100
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from translate.cli.evaluate import evaluate_model  # noqa: E402
+from translate.distill import DistillConfig  # noqa: E402
 from translate.evaluation import find_pairs, load_pair_tensors, map_batched  # noqa: E402
 from translate.inference import Translator  # noqa: E402
 from translate.weights import load_generator, read_model_info, save_weights  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = {"AtoB": ("testA", "testB"), "BtoA": ("testB", "testA")}
+FIRST_STAGE = "configs/emoji-fast.yaml"
 
 
 def psnr_to_teacher(student: Path, teacher: Path, data: Path, direction: str) -> float:
@@ -48,17 +50,25 @@ def main() -> int:
     parser.add_argument("run", type=Path, help="distillation run folder (its weights/ are used)")
     parser.add_argument("data", type=Path, help="the emoji dataset folder (testA/, testB/)")
     parser.add_argument("output", type=Path, help="weights folder to write, e.g. weights/emoji-fast")
-    parser.add_argument("--wall-minutes", type=float, required=True, help="distillation wall time, in minutes")
+    parser.add_argument("--wall-minutes", type=float, required=True,
+                        help="distillation wall time of both stages, in minutes")
     args = parser.parse_args()
 
     exported = args.run / "weights"
     info = read_model_info(exported)
     teacher = REPO / "weights" / "emoji"
     generators = {d: load_generator(exported, d)[0] for d in info.directions}
-    card = (exported / "README.md").read_text(encoding="utf-8")
+    card = (exported / "README.md").read_text(encoding="utf-8").replace(str(info.extra.get("teacher")), "weights/emoji")
+    extra = {**info.extra, "teacher": "weights/emoji"}
+    if "init_from" in info.extra:
+        # The second stage starts from the first one's student, whatever folder it was read from.
+        card = card.replace(f"`{info.extra['init_from']}`", f"of the first stage (`{FIRST_STAGE}`)")
+        extra["init_from"] = f"first stage: {FIRST_STAGE}"
+        first_steps = DistillConfig.from_file(REPO / FIRST_STAGE).steps
+        extra["stage_steps"] = [first_steps, info.extra["trained_steps"]]
+        extra["trained_steps"] = first_steps + info.extra["trained_steps"]
     save_weights(args.output, generators, domain_a=info.domain_a, domain_b=info.domain_b,
-                 image_size=info.image_size, variant="fast", extra={**info.extra, "teacher": "weights/emoji"},
-                 model_card=card.replace(str(info.extra.get("teacher")), "weights/emoji"),
+                 image_size=info.image_size, variant="fast", extra=extra, model_card=card,
                  storage_dtype=torch.float16)
 
     psnr = {d: psnr_to_teacher(args.output, teacher, args.data, d) for d in info.directions}
@@ -83,8 +93,14 @@ translation with the true counterpart (lower L1 and higher SSIM are better).
 
 {table}
 
-Distillation: `cyclegan-distill --config configs/emoji-fast.yaml --data data/emoji --output_dir runs/emoji-fast`,
-{args.wall_minutes:.0f} minutes on this project's 2-core CPU with bf16 autocast. Weights stored as float16.
+Distillation, {args.wall_minutes:.0f} minutes in all on this project's 2-core CPU with bf16 autocast:
+
+    cyclegan-distill --config configs/emoji-fast.yaml --data data/emoji --output_dir runs/emoji-fast
+    cyclegan-distill --config configs/emoji-fast-finetune.yaml --data data/emoji --output_dir runs/emoji-fast2
+
+The first stage learns from the teacher's training images only; the second adds `extraA/` and
+`extraB/` of `scripts/prepare_emoji.py` (the training emoji in their other style). No held-out
+emoji is an input to either. Weights stored as float16.
 """
     (args.output / "README.md").write_text(card, encoding="utf-8")
     (args.output / "evaluation.json").write_text(

@@ -9,7 +9,11 @@ together so near-duplicates never straddle two splits:
 - ``testA/`` and ``testB/``: the same held-out emoji in both styles, under the same file names,
   so every test image has its true counterpart;
 - ``trainA/`` and ``trainB/``: the remaining emoji, divided into two disjoint halves, so that
-  no emoji appears in both training domains and training is truly unpaired.
+  no emoji appears in both training domains and training is truly unpaired;
+- ``extraA/`` and ``extraB/``: the training emoji in the style their training folder does not
+  hold (the Noto drawings of ``trainB/``'s emoji, the Twemoji drawings of ``trainA/``'s). Training
+  never reads them, because they would pair the domains. Distillation feeds them to the teacher
+  as extra inputs. The held-out emoji are only in the test folders.
 
 The split depends only on the emoji code points (a SHA-256 of each group's key), so it is the
 same on every machine. A ``manifest.json`` lists the source packages, counts and every file.
@@ -111,14 +115,20 @@ def build(output: Path, packages_dir: Path) -> dict:
     if not common:
         raise ValueError("The two packages share no emoji file names")
 
-    for folder in ("trainA", "trainB", "testA", "testB"):
+    folders = ("trainA", "trainB", "testA", "testB", "extraA", "extraB")
+    for folder in folders:
         shutil.rmtree(output / folder, ignore_errors=True)
         (output / folder).mkdir(parents=True)
 
-    files: dict[str, list[str]] = {"trainA": [], "trainB": [], "testA": [], "testB": []}
+    files: dict[str, list[str]] = {folder: [] for folder in folders}
+    other = {"A": "B", "B": "A"}
     for name in common:
         split = split_of(group_key(name))
-        targets = [("testA", "A"), ("testB", "B")] if split == "test" else [(split, split[-1])]
+        if split == "test":
+            targets = [("testA", "A"), ("testB", "B")]
+        else:
+            domain = split[-1]
+            targets = [(split, domain), (f"extra{other[domain]}", other[domain])]
         for folder, domain in targets:
             on_white(sources[domain][name]).save(output / folder / name, format="PNG", optimize=True)
             files[folder].append(name)
@@ -153,7 +163,8 @@ def write_sample(dataset: Path, sample: Path, count: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("output", type=Path, help="dataset folder to create (trainA/, trainB/, testA/, testB/)")
+    parser.add_argument("output", type=Path,
+                        help="dataset folder to create (trainA/, trainB/, testA/, testB/, extraA/, extraB/)")
     parser.add_argument("--packages", type=Path,
                         help="folder with the npm .tgz files; they are fetched into it when missing "
                              "(default: a temporary folder)")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState
 
-from tests.conftest import PYTHON, REPO, make_dataset, subprocess_env
+from tests.conftest import PYTHON, REPO, draw_shapes, make_dataset, subprocess_env
 from translate.distill import DistillConfig, Distiller
 from translate.flops import count_macs
 from translate.inference import Translator
@@ -129,6 +129,39 @@ def test_distill_command_resumes(teacher, tmp_path):
     assert "Resumed from" in second.stderr
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_extra_inputs_join_the_training_images(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    for index in range(4):
+        draw_shapes(data / "extraA" / f"x{index}.png", (32, 32), seed=400 + index)
+    without = Distiller(config_for(teacher, data, tmp_path / "run1", extra_inputs=False))
+    assert without.input_counts == {"AtoB": 6, "BtoA": 6}
+    AcceleratorState._reset_state(True)
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run2"))
+    assert distiller.input_counts == {"AtoB": 10, "BtoA": 6}  # no extraB/ folder: training images only
+    inputs = distiller.caches["AtoB"].inputs
+    assert inputs.shape[0] == 10
+    assert torch.equal(inputs[:6], without.caches["AtoB"].inputs)
+    assert not any(torch.equal(extra, image) for extra in inputs[6:] for image in inputs[:6])
+    card = (distiller.fit() / "README.md").read_text()
+    assert "10 images for AtoB, 6 images for BtoA" in card
+
+
+def test_init_from_an_earlier_student(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    earlier = Distiller(config_for(teacher, data, tmp_path / "first", steps=4, decay_steps=2)).fit()
+    AcceleratorState._reset_state(True)
+    later = Distiller(config_for(teacher, data, tmp_path / "second", init_from=str(earlier)))
+    for direction in ("AtoB", "BtoA"):
+        saved = load_generator(earlier, direction)[0].state_dict()
+        for module in (later.accelerator.unwrap_model(later.students[direction]), later.emas[direction].module):
+            assert all(torch.equal(module.state_dict()[key], value) for key, value in saved.items())
+    assert "Started from the earlier student" in (later.fit() / "README.md").read_text()
+    AcceleratorState._reset_state(True)
+    with pytest.raises(ValueError, match="init_from .* contains a generator .* Give the same student shape"):
+        Distiller(config_for(teacher, data, tmp_path / "third", init_from=str(earlier),
+                             student={"ngf": 8, "n_blocks": 1}))
 
 
 def test_missing_teacher_is_named(tmp_path):

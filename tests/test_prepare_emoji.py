@@ -54,10 +54,13 @@ def test_layout_split_and_manifest(tmp_path):
     assert train_a.isdisjoint(test_a)
     assert train_b.isdisjoint(test_a)
     assert sorted(train_a | train_b | set(test_a)) == sorted(NAMES)
+    # The extra folders hold each training emoji in its other style, and no held-out emoji.
+    assert set(names(output / "extraA")) == train_b
+    assert set(names(output / "extraB")) == train_a
 
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["counts"] == {"trainA": len(train_a), "trainB": len(train_b), "testA": len(test_a),
-                                  "testB": len(test_b)}
+                                  "testB": len(test_b), "extraA": len(train_b), "extraB": len(train_a)}
     assert manifest["packages"]["A"] == "emoji-datasource-google@16.0.0"
     assert "Apache" in manifest["licenses"]["A"]
     assert "CC-BY 4.0" in manifest["licenses"]["B"]
@@ -78,11 +81,13 @@ def test_images_are_on_white_and_rgb(tmp_path):
         assert image.size == (64, 64)
         assert image.getpixel((0, 0)) == (255, 255, 255)
         assert image.getpixel((32, 32)) == (250, 200, 0)
+    with Image.open(next((output / "extraA").iterdir())) as image:
+        assert image.getpixel((32, 32)) == (250, 200, 0), "extraA must hold the domain-A (Noto) style"
 
 
 def test_split_is_deterministic(tmp_path):
     first, second = build(tmp_path, "one"), build(tmp_path, "two")
-    for folder in ("trainA", "trainB", "testA", "testB"):
+    for folder in ("trainA", "trainB", "testA", "testB", "extraA", "extraB"):
         assert names(first / folder) == names(second / folder)
 
 

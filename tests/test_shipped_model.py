@@ -71,9 +71,9 @@ def test_fast_variant_is_cheaper_and_faithful():
         batch = torch.stack(images)
         mse = ((fast.translate_tensor(batch).clamp(-1, 1) - best.translate_tensor(batch).clamp(-1, 1)) / 2).pow(2)
         psnr = 10 * math.log10(1 / mse.mean().item())
-        # NOTE: the shipped student measures 25.5 dB (AtoB) and 24.8 dB (BtoA) against its teacher
+        # NOTE: the shipped student measures 26.4 dB (AtoB) and 25.5 dB (BtoA) against its teacher
         # on these 48 images, short of the 28 dB aimed for. This checks it stays within 0.5 dB of that.
-        assert psnr >= {"AtoB": 25.0, "BtoA": 24.3}[direction], f"{direction}: PSNR to the best model {psnr:.2f} dB"
+        assert psnr >= {"AtoB": 25.9, "BtoA": 25.0}[direction], f"{direction}: PSNR to the best model {psnr:.2f} dB"
 
 
 def test_fast_variant_close_to_best(scores):

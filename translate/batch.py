@@ -66,7 +66,8 @@ class BatchResult:
                 for j in self.converted]
         rows += [{"input": str(j.source), "output": str(j.target), "status": "already done", "reason": ""}
                  for j in self.existing]
-        rows += [{"input": str(j.source), "output": str(j.target), "status": "failed", "reason": reason}
+        # A failed file has no output: the reason names the planned path where that matters.
+        rows += [{"input": str(j.source), "output": "", "status": "failed", "reason": reason}
                  for j, reason in self.failed]
         rows += [{"input": str(p), "output": "", "status": "ignored", "reason": "not an image file extension"}
                  for p in self.ignored]

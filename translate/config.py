@@ -9,7 +9,7 @@ import argparse
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -89,6 +89,27 @@ class TrainConfig(ConfigFile):
     checkpoint_every: int = 1000  # steps between checkpoints
     keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
     trackers: str = "tensorboard"  # comma-separated Accelerate tracker names, or "none"
+
+    HELP: ClassVar[dict[str, str]] = {
+        "data": "folder with trainA/ and trainB/ (optionally testA/ and testB/)",
+        "output_dir": "checkpoints, samples, logs and the exported weights go here",
+        "load_size": "shorter image side after resizing, in pixels, before the random crop",
+        "crop_size": "square training crop, in pixels",
+        "flip": "random horizontal flips",
+        "generator.ngf": "generator width: filters in its first layer",
+        "generator.n_blocks": "residual blocks in the generator",
+        "lambda_cycle": "weight of the cycle-consistency L1 loss",
+        "lambda_identity": "identity L1 weight, as a fraction of lambda_cycle",
+        "pool_size": "generated images kept for the discriminators; 0 disables the pool",
+        "batch_size": "images per process and micro-batch",
+        "gradient_accumulation_steps": "micro-batches per update",
+        "decay_steps": "final steps over which the learning rate falls linearly to 0",
+        "ema_decay": "moving average of the generator weights, used for samples and export; 0 disables it",
+        "mixed_precision": "no, bf16 or fp16",
+        "checkpoint_every": "steps between checkpoints",
+        "keep_checkpoints": "newest checkpoints kept; older ones are deleted",
+        "trackers": "comma-separated Accelerate tracker names, or none",
+    }
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
@@ -202,10 +223,12 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type = None) -> N
     cls = cls or TrainConfig
     parser.add_argument("--config", help="YAML or JSON file with config fields; options below override it")
     group = parser.add_argument_group("config fields (override the file)")
+    descriptions = getattr(cls, "HELP", {})
     for name, kind, default in _flat_fields(cls):
         converter = _parse_bool if kind is bool else kind
+        described = f"{descriptions[name]}; " if name in descriptions else ""
         group.add_argument(f"--{name}", type=converter, default=None, metavar=kind.__name__.upper(),
-                           help=f"default: {default!r}")
+                           help=f"{described}default: {default!r}")
 
 
 def config_from_args(args: argparse.Namespace, cls: type = None, base: dict[str, Any] | None = None):

@@ -2,7 +2,10 @@
 
 For each direction the teacher offers, a student ``ResnetGenerator`` of a smaller shape learns to
 map the teacher's training images to the teacher's own translations of them. The loss is L1 plus
-a structural term (1 - SSIM), both against the teacher's output.
+a structural term (1 - SSIM), both against the teacher's output. The teacher can label any image
+of its source domain, so the images in ``extraA/`` and ``extraB/`` next to the training folders
+are inputs too. More inputs narrow the gap between how well the student matches the teacher on
+its inputs and on unseen images. ``init_from`` starts the students from an earlier student's weights.
 
 When augmentation is only a horizontal flip (every image resizes to exactly the crop size), the
 teacher's translations of each image and of its mirror are computed once, in fp32, and kept in
@@ -20,6 +23,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import kornia
 import torch
@@ -43,6 +47,7 @@ from translate.weights import load_generator, read_model_info, save_weights
 logger = get_logger(__name__)
 
 SOURCE_FOLDER = {"AtoB": "trainA", "BtoA": "trainB"}
+EXTRA_FOLDER = {"AtoB": "extraA", "BtoA": "extraB"}
 
 
 @dataclass
@@ -72,6 +77,28 @@ class DistillConfig(ConfigFile):
     trackers: str = "tensorboard"
     cache_teacher: bool = True
     cache_limit_gb: float = 4.0  # GiB per direction for the cached inputs and teacher outputs
+    extra_inputs: bool = True  # also learn from --data's extraA/ and extraB/ where they exist
+    init_from: str = ""  # weights folder of an earlier student of the same shape to start from
+
+    HELP: ClassVar[dict[str, str]] = {
+        "teacher": "weights folder or model name of the trained model to reproduce",
+        "data": "folder with the teacher's trainA/ and trainB/, and optionally extraA/ and extraB/",
+        "output_dir": "checkpoints, logs and the exported weights/ folder go here",
+        "student.ngf": "student width: filters in its first layer",
+        "student.n_blocks": "residual blocks in the student",
+        "load_size": "shorter image side after resizing; 0 uses the teacher's image size",
+        "crop_size": "square training crop; 0 uses the teacher's image size",
+        "decay_steps": "final steps over which the learning rate falls linearly to 0",
+        "ema_decay": "moving average of the student weights, which is what gets exported; 0 disables it",
+        "lambda_l1": "weight of the L1 loss against the teacher's output",
+        "lambda_ssim": "weight of the (1 - SSIM) loss against the teacher's output",
+        "mixed_precision": "no, bf16 or fp16",
+        "cache_teacher": "translate every input once and keep the results in memory, where crops allow",
+        "cache_limit_gb": "GiB per direction the cache may take before the teacher runs at every step",
+        "extra_inputs": "also feed the teacher the images in extraA/ and extraB/ where they exist",
+        "init_from": "weights folder of an earlier student of the same shape to start from",
+        "trackers": "comma-separated Accelerate tracker names, or none",
+    }
 
     def __post_init__(self) -> None:
         if isinstance(self.student, dict):
@@ -195,6 +222,8 @@ class Distiller:
         self.step = 0
         if resume:
             self._load(resolve_resume(resume, self.output_dir), students, optimizer)
+        elif config.init_from:
+            self._start_from(config.init_from, students)
 
         prepared = self.accelerator.prepare(*students.values(), optimizer)
         self.students = dict(zip(self.directions, prepared[:-1], strict=True))
@@ -204,8 +233,10 @@ class Distiller:
         root = Path(config.data)
         self.loaders = {}
         self.caches: dict[str, TeacherCache] = {}
+        self.input_counts: dict[str, int] = {}
         for index, direction in enumerate(self.directions):
-            files = scan_domain(root / SOURCE_FOLDER[direction]).images
+            files = self._inputs(root, direction)
+            self.input_counts[direction] = len(files)
             cache = self._cache_for(direction, files)
             if cache is not None:
                 self.caches[direction] = cache
@@ -215,6 +246,30 @@ class Distiller:
                 rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
                 start_batch=self.step, num_workers=config.num_workers,
             ))
+
+    def _inputs(self, root: Path, direction: str) -> list[Path]:
+        """List the images the teacher translates for ``direction``: its training folder and its extra folder."""
+        files = scan_domain(root / SOURCE_FOLDER[direction]).images
+        extra = root / EXTRA_FOLDER[direction]
+        if self.config.extra_inputs and extra.is_dir():
+            more = scan_domain(extra).images
+            logger.info("%s: %d training images and %d extra inputs from %s", direction, len(files), len(more),
+                        extra, main_process_only=True)
+            files = files + more
+        return files
+
+    def _start_from(self, name: str, students: dict) -> None:
+        """Initialise every student, and its moving average, from an earlier student's weights folder."""
+        folder = resolve_model(name)
+        for direction, student in students.items():
+            earlier, info = load_generator(folder, direction)
+            if info.generator.to_dict() != self.config.student.to_dict():
+                raise ValueError(f"init_from {folder} contains a generator {info.generator.to_dict()}, but the "
+                                 f"student is {self.config.student.to_dict()}. Give the same student shape, or drop "
+                                 "init_from.")
+            student.load_state_dict(earlier.state_dict(), strict=True)
+            self.emas[direction].load_state_dict(earlier.state_dict())
+        logger.info("Students start from %s", folder, main_process_only=True)
 
     def _cache_for(self, direction: str, files: list[Path]) -> TeacherCache | None:
         """This process's share of ``files`` with the teacher's translations, when caching applies."""
@@ -314,8 +369,10 @@ class Distiller:
         info = self.teacher_info
         extra = {
             "teacher": str(self.config.teacher), "trained_steps": self.step, "package_version": __version__,
-            "macs_512": student_macs, "teacher_macs_512": teacher_macs,
+            "macs_512": student_macs, "teacher_macs_512": teacher_macs, "inputs": self.input_counts,
         }
+        if self.config.init_from:
+            extra["init_from"] = self.config.init_from
         for key in ("training_data", "license"):
             if key in info.extra:
                 extra[key] = info.extra[key]
@@ -323,7 +380,7 @@ class Distiller:
         save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
                      variant="fast", extra=extra,
                      model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
-                                                     cached=bool(self.caches)))
+                                                     cached=bool(self.caches), input_counts=self.input_counts))
         for student in students.values():
             student.to(self.accelerator.device)
         return folder
@@ -334,9 +391,9 @@ class Distiller:
         if accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
         accelerator.init_trackers("distill")
-        logger.info("Distilling %s (%s) into ngf %d, %d blocks: %d steps at batch size %d", self.teacher_folder,
-                    ", ".join(self.directions), config.student.ngf, config.student.n_blocks, config.steps,
-                    config.batch_size, main_process_only=True)
+        logger.info("Distilling %s (%s) into ngf %d, %d residual block(s): %d steps at batch size %d",
+                    self.teacher_folder, ", ".join(self.directions), config.student.ngf, config.student.n_blocks,
+                    config.steps, config.batch_size, main_process_only=True)
 
         metrics = self.output_dir / "metrics.jsonl"
         progress = tqdm(total=config.steps, initial=self.step, desc="distilling",
@@ -380,11 +437,22 @@ class Distiller:
 
 
 def distilled_model_card(
-    config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False
+    config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False,
+    input_counts: dict[str, int] | None = None,
 ) -> str:
     s = config.student
     targets = ("computed once in fp32 for every image and its mirror image" if cached
                else "computed at every step")
+    blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
+    inputs = f"the teacher's training images in `{config.data}`"
+    if input_counts:
+        counts = ", ".join(f"{count} images for {direction}" for direction, count in input_counts.items())
+        inputs = f"{counts}: the teacher's training images in `{config.data}` and any in extraA/ and extraB/"
+    start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
+    described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
+                                                                      ("license", "Licence")) if key in teacher.extra]
+    data = "\n".join(described) + "\n" if described else ""
+    data += "\nThe teacher's model card describes its training data and licences, which apply here too.\n"
     return f"""---
 library_name: cyclegan-translate
 tags: [cyclegan, image-to-image, distillation]
@@ -395,17 +463,16 @@ tags: [cyclegan, image-to-image, distillation]
 A small generator trained to reproduce the translations of its teacher, `{config.teacher}`.
 Variant: **fast**. Directions: {", ".join(teacher.directions)}.
 
-- Student: ResNet generator, ngf {s.ngf}, {s.n_blocks} residual blocks
+- Student: ResNet generator, ngf {s.ngf}, {blocks}
 - Cost at 512x512: {student_macs / 1e9:.1f}G multiply-accumulates, against {teacher_macs / 1e9:.1f}G for the
   teacher ({teacher_macs / student_macs:.1f}x fewer)
-- Training: {steps} steps at batch size {config.batch_size} on the teacher's training images
-  (`{config.data}`), L1 weight {config.lambda_l1} plus (1 - SSIM) weight {config.lambda_ssim} against the
-  teacher's output, Adam lr {config.lr}, exponential moving average of the weights (decay {config.ema_decay})
+- Inputs: {inputs}
+- Training: {steps} steps at batch size {config.batch_size}, L1 weight {config.lambda_l1} plus (1 - SSIM)
+  weight {config.lambda_ssim} against the teacher's output, Adam lr {config.lr}, exponential moving average
+  of the weights (decay {config.ema_decay}){start}
 - Teacher outputs: {targets}
 - Working resolution: {teacher.image_size} px, as the teacher
-
-The teacher's model card describes the training data and its licences, which apply here too.
-"""
+{data}"""
 
 
 def distill(config: DistillConfig, *, resume: str | None = None) -> Path | None:

@@ -18,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cyclegan-distill",
         description="Distil a trained CycleGAN (the teacher) into a smaller generator for each of its directions. "
-        "The student learns the teacher's translations of the images in --data's trainA/ and trainB/.",
+        "The student learns the teacher's translations of the images in --data's trainA/ and trainB/, "
+        "plus extraA/ and extraB/ where they exist.",
     )
     parser.add_argument("--resume", metavar="CHECKPOINT",
                         help="continue a run: 'latest' or a checkpoint folder under --output_dir")
