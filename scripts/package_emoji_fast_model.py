@@ -5,7 +5,7 @@ The script copies the run's exported weights (stored as float16), then measures 
 test split: the student's PSNR against its teacher's output, and both models' L1 and SSIM against
 the true counterparts. It writes those figures into the model card and ``evaluation.json``.
 
-    python scripts/package_emoji_fast_model.py runs/emoji-fast2 data/emoji weights/emoji-fast --wall-minutes 100
+    python scripts/package_emoji_fast_model.py runs/emoji-fast2 data/emoji weights/emoji-fast --wall-minutes 110
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ def main() -> int:
         first_steps = DistillConfig.from_file(REPO / FIRST_STAGE).steps
         extra["stage_steps"] = [first_steps, info.extra["trained_steps"]]
         extra["trained_steps"] = first_steps + info.extra["trained_steps"]
+        card = card.replace(f"- Training: {info.extra['trained_steps']} steps ",
+                            f"- Training: {info.extra['trained_steps']} steps in the second stage, "
+                            f"{extra['trained_steps']} in all, ")
     save_weights(args.output, generators, domain_a=info.domain_a, domain_b=info.domain_b,
                  image_size=info.image_size, variant="fast", extra=extra, model_card=card,
                  storage_dtype=torch.float16)

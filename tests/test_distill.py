@@ -145,7 +145,30 @@ def test_extra_inputs_join_the_training_images(teacher, tmp_path):
     assert torch.equal(inputs[:6], without.caches["AtoB"].inputs)
     assert not any(torch.equal(extra, image) for extra in inputs[6:] for image in inputs[:6])
     card = (distiller.fit() / "README.md").read_text()
-    assert "10 images for AtoB, 6 images for BtoA" in card
+    assert "10 images for AtoB (6 training, 4 extra), 6 images for BtoA" in card
+
+
+def test_bad_extra_inputs_are_named_or_skipped(teacher, tmp_path, caplog):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    (data / "extraB").mkdir()  # empty: the training images alone are the inputs
+    (data / "extraA").mkdir()
+    draw_shapes(data / "extraA" / "good.png", (32, 32), seed=7)
+    (data / "extraA" / "broken.png").write_text("not an image")
+    with caplog.at_level("INFO"):
+        distiller = Distiller(config_for(teacher, data, tmp_path / "run"))
+    assert distiller.input_counts == {"AtoB": 7, "BtoA": 6}
+    assert "Skipping unreadable image" in caplog.text
+    assert "broken.png" in caplog.text
+    assert "extraB has no images" in caplog.text
+
+
+def test_one_student_option_keeps_the_other_default():
+    from translate.cli.distill import build_parser
+    from translate.config import config_from_args
+
+    config = config_from_args(build_parser().parse_args(["--student.ngf", "8"]), DistillConfig)
+    assert config.student.ngf == 8
+    assert config.student.n_blocks == DistillConfig().student.n_blocks
 
 
 def test_init_from_an_earlier_student(teacher, tmp_path):

@@ -261,7 +261,8 @@ def test_converter_keeps_everything(weights, tmp_path):
     assert data["summary"] == {"converted": 13, "already_done": 0, "failed": 1, "ignored": 0}
     failed = [row for row in data["files"] if row["status"] == "failed"]
     assert [row["input"].rsplit("/", 1)[-1] for row in failed] == ["IMG_0002.heic"]
-    assert failed[0]["output"] == "" and "HEIC" in failed[0]["reason"]
+    assert failed[0]["output"] == ""
+    assert "HEIC" in failed[0]["reason"]
 
 
 def test_colliding_names_get_distinct_outputs(weights, tmp_path):

@@ -218,6 +218,12 @@ def _flat_fields(cls: type) -> list[tuple[str, type, Any]]:
     return result
 
 
+def _default_section(cls: type, name: str) -> Any:
+    """Return the default value of the nested config section ``name`` of ``cls``."""
+    section = next(f for f in fields(cls) if f.name == name)
+    return section.default_factory()
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type = None) -> None:
     """Add ``--config FILE`` and one ``--FIELD`` option per config field (``--generator.ngf 32``)."""
     cls = cls or TrainConfig
@@ -248,7 +254,11 @@ def config_from_args(args: argparse.Namespace, cls: type = None, base: dict[str,
             continue
         if "." in name:
             section, key = name.split(".", 1)
-            values.setdefault(section, {})[key] = value
+            if section not in values:
+                # Start from the config's own default section (a distillation student is smaller than
+                # a generator's defaults), so one option changes one field.
+                values[section] = asdict(_default_section(cls, section))
+            values[section][key] = value
         else:
             values[name] = value
     return cls.from_dict(values)

@@ -39,6 +39,7 @@ from translate.config import ConfigFile
 from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
+from translate.image_io import list_images
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.training import StopRequest, agree_to_stop
@@ -105,7 +106,8 @@ class DistillConfig(ConfigFile):
             self.student = GeneratorConfig(**self.student)
         if self.steps < 1 or not 0 <= self.decay_steps <= self.steps:
             raise ValueError(f"Invalid distillation config: need steps >= 1 and 0 <= decay_steps <= steps, got "
-                             f"{self.steps} and {self.decay_steps}")
+                             f"steps {self.steps} and decay_steps {self.decay_steps}. Set --steps and --decay_steps "
+                             "together.")
         if self.cache_limit_gb < 0:
             raise ValueError("Invalid distillation config: cache_limit_gb must be 0 or more, got "
                              f"{self.cache_limit_gb}")
@@ -234,6 +236,7 @@ class Distiller:
         self.loaders = {}
         self.caches: dict[str, TeacherCache] = {}
         self.input_counts: dict[str, int] = {}
+        self.input_split: dict[str, tuple[int, int]] = {}  # training and extra images, where both are used
         for index, direction in enumerate(self.directions):
             files = self._inputs(root, direction)
             self.input_counts[direction] = len(files)
@@ -249,14 +252,26 @@ class Distiller:
 
     def _inputs(self, root: Path, direction: str) -> list[Path]:
         """List the images the teacher translates for ``direction``: its training folder and its extra folder."""
-        files = scan_domain(root / SOURCE_FOLDER[direction]).images
+        files = self._readable(root / SOURCE_FOLDER[direction])
         extra = root / EXTRA_FOLDER[direction]
-        if self.config.extra_inputs and extra.is_dir():
-            more = scan_domain(extra).images
-            logger.info("%s: %d training images and %d extra inputs from %s", direction, len(files), len(more),
-                        extra, main_process_only=True)
-            files = files + more
-        return files
+        if not (self.config.extra_inputs and extra.is_dir()):
+            return files
+        if not list_images(extra):
+            logger.info("%s: %s has no images, so only the training images are inputs", direction, extra,
+                        main_process_only=True)
+            return files
+        more = self._readable(extra)
+        logger.info("%s: %d training images and %d extra inputs from %s", direction, len(files), len(more),
+                    extra, main_process_only=True)
+        self.input_split[direction] = (len(files), len(more))
+        return files + more
+
+    def _readable(self, folder: Path) -> list[Path]:
+        """List the readable images of ``folder``, with a warning naming each file left out."""
+        domain = scan_domain(folder)
+        for path, reason in domain.unreadable:
+            logger.warning("Skipping unreadable image %s (%s)", path, reason, main_process_only=True)
+        return domain.images
 
     def _start_from(self, name: str, students: dict) -> None:
         """Initialise every student, and its moving average, from an earlier student's weights folder."""
@@ -380,7 +395,8 @@ class Distiller:
         save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
                      variant="fast", extra=extra,
                      model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
-                                                     cached=bool(self.caches), input_counts=self.input_counts))
+                                                     cached=bool(self.caches), input_counts=self.input_counts,
+                                                     input_split=self.input_split))
         for student in students.values():
             student.to(self.accelerator.device)
         return folder
@@ -438,7 +454,7 @@ class Distiller:
 
 def distilled_model_card(
     config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False,
-    input_counts: dict[str, int] | None = None,
+    input_counts: dict[str, int] | None = None, input_split: dict[str, tuple[int, int]] | None = None,
 ) -> str:
     s = config.student
     targets = ("computed once in fp32 for every image and its mirror image" if cached
@@ -446,7 +462,11 @@ def distilled_model_card(
     blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
     inputs = f"the teacher's training images in `{config.data}`"
     if input_counts:
-        counts = ", ".join(f"{count} images for {direction}" for direction, count in input_counts.items())
+        split = input_split or {}
+        counts = ", ".join(
+            f"{count} images for {direction}" + (f" ({split[direction][0]} training, {split[direction][1]} extra)"
+                                                 if direction in split else "")
+            for direction, count in input_counts.items())
         inputs = f"{counts}: the teacher's training images in `{config.data}` and any in extraA/ and extraB/"
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
