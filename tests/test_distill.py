@@ -192,6 +192,11 @@ def test_missing_teacher_is_named(tmp_path):
         Distiller(config_for(tmp_path / "no-such-teacher", tmp_path, tmp_path / "run"))
 
 
+def test_missing_data_is_explained(teacher, tmp_path):
+    with pytest.raises(ValueError, match="No data given: pass --data"):
+        Distiller(config_for(teacher, "", tmp_path / "run"))
+
+
 def test_invalid_intervals_are_rejected(teacher, tmp_path):
     with pytest.raises(ValueError, match="checkpoint_every must be at least 1"):
         config_for(teacher, tmp_path, tmp_path / "run", checkpoint_every=0)

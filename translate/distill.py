@@ -97,7 +97,7 @@ class DistillConfig(ConfigFile):
         "cache_teacher": "translate every input once and keep the results in memory, where crops allow",
         "cache_limit_gb": "GiB per direction the cache may take before the teacher runs at every step",
         "extra_inputs": "also feed the teacher the images in extraA/ and extraB/ where they exist",
-        "init_from": "weights folder of an earlier student of the same shape to start from",
+        "init_from": "weights folder or model name of an earlier student of the same shape to start from",
         "trackers": "comma-separated Accelerate tracker names, or none",
     }
 
@@ -205,6 +205,8 @@ class Distiller:
         device = self.accelerator.device
         if not config.teacher:
             raise ValueError("No teacher given: pass --teacher with a weights folder or model name.")
+        if not config.data:
+            raise ValueError("No data given: pass --data with the folder that holds the teacher's trainA/ and trainB/.")
         self.teacher_folder = resolve_model(config.teacher)
         self.teacher_info = read_model_info(self.teacher_folder)
         self.image_size = self.teacher_info.image_size
@@ -445,8 +447,8 @@ class Distiller:
 
         folder = None if stopped else self.export()
         if folder:
-            logger.info("Exported the distilled model to %s after %.0f s", folder, time.perf_counter() - started,
-                        main_process_only=True)
+            logger.info("Exported the distilled model to %s after %.0f s of distillation", folder,
+                        time.perf_counter() - started, main_process_only=True)
         accelerator.wait_for_everyone()
         accelerator.end_training()
         return folder
