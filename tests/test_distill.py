@@ -193,7 +193,7 @@ def test_missing_teacher_is_named(tmp_path):
 
 
 def test_missing_data_is_explained(teacher, tmp_path):
-    with pytest.raises(ValueError, match="No data given: pass --data"):
+    with pytest.raises(ValueError, match="Missing --data: pass the folder"):
         Distiller(config_for(teacher, "", tmp_path / "run"))
 
 

@@ -206,7 +206,7 @@ class Distiller:
         if not config.teacher:
             raise ValueError("No teacher given: pass --teacher with a weights folder or model name.")
         if not config.data:
-            raise ValueError("No data given: pass --data with the folder that holds the teacher's trainA/ and trainB/.")
+            raise ValueError("Missing --data: pass the folder that contains the teacher's trainA/ and trainB/.")
         self.teacher_folder = resolve_model(config.teacher)
         self.teacher_info = read_model_info(self.teacher_folder)
         self.image_size = self.teacher_info.image_size
