@@ -641,7 +641,7 @@ def main() -> int:
         data.setdefault("machine", stored.get("machine"))  # results written before sections named their machine
     if args.render_only:
         if not results:
-            print(f"benchmark: error: {json_path} has no results to render; run the benchmark first", file=sys.stderr)
+            print(f"benchmark: error: no results found in {json_path}. Run the benchmark first.", file=sys.stderr)
             return 2
         (docs / "benchmarks.md").write_text(markdown(results, stored["machine"]))
         print(f"Rewrote {docs / 'benchmarks.md'} from {json_path}")

@@ -131,7 +131,7 @@ def test_distill_command_resumes(teacher, tmp_path):
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
-def test_extra_inputs_join_the_training_images(teacher, tmp_path):
+def test_extra_inputs_join_training_images(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     for index in range(4):
         draw_shapes(data / "extraA" / f"x{index}.png", (32, 32), seed=400 + index)
@@ -148,7 +148,7 @@ def test_extra_inputs_join_the_training_images(teacher, tmp_path):
     assert "10 images for AtoB (6 training, 4 extra), 6 images for BtoA" in card
 
 
-def test_bad_extra_inputs_are_named_or_skipped(teacher, tmp_path, caplog):
+def test_bad_extra_inputs_named_or_skipped(teacher, tmp_path, caplog):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     (data / "extraB").mkdir()  # empty: the training images alone are the inputs
     (data / "extraA").mkdir()
@@ -162,7 +162,7 @@ def test_bad_extra_inputs_are_named_or_skipped(teacher, tmp_path, caplog):
     assert "extraB has no images" in caplog.text
 
 
-def test_one_student_option_keeps_the_other_default():
+def test_student_option_keeps_other_default():
     from translate.cli.distill import build_parser
     from translate.config import config_from_args
 
@@ -171,7 +171,7 @@ def test_one_student_option_keeps_the_other_default():
     assert config.student.n_blocks == DistillConfig().student.n_blocks
 
 
-def test_init_from_an_earlier_student(teacher, tmp_path):
+def test_init_from_earlier_student(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     earlier = Distiller(config_for(teacher, data, tmp_path / "first", steps=4, decay_steps=2)).fit()
     AcceleratorState._reset_state(True)

@@ -54,7 +54,7 @@ def test_layout_split_and_manifest(tmp_path):
     assert train_a.isdisjoint(test_a)
     assert train_b.isdisjoint(test_a)
     assert sorted(train_a | train_b | set(test_a)) == sorted(NAMES)
-    # The extra folders hold each training emoji in its other style, and no held-out emoji.
+    # The extra folders contain each training emoji in its other style, and no held-out emoji.
     assert set(names(output / "extraA")) == train_b
     assert set(names(output / "extraB")) == train_a
 

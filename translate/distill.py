@@ -237,11 +237,11 @@ class Distiller:
         root = Path(config.data)
         self.loaders = {}
         self.caches: dict[str, TeacherCache] = {}
-        self.input_counts: dict[str, int] = {}
-        self.input_split: dict[str, tuple[int, int]] = {}  # training and extra images, where both are used
+        self.input_split: dict[str, tuple[int, int]] = {}  # training and extra images per direction
         for index, direction in enumerate(self.directions):
-            files = self._inputs(root, direction)
-            self.input_counts[direction] = len(files)
+            training, extra = self._inputs(root, direction)
+            self.input_split[direction] = (len(training), len(extra))
+            files = training + extra
             cache = self._cache_for(direction, files)
             if cache is not None:
                 self.caches[direction] = cache
@@ -252,21 +252,25 @@ class Distiller:
                 start_batch=self.step, num_workers=config.num_workers,
             ))
 
-    def _inputs(self, root: Path, direction: str) -> list[Path]:
+    @property
+    def input_counts(self) -> dict[str, int]:
+        """Number of images the teacher translates for each direction."""
+        return {direction: sum(split) for direction, split in self.input_split.items()}
+
+    def _inputs(self, root: Path, direction: str) -> tuple[list[Path], list[Path]]:
         """List the images the teacher translates for ``direction``: its training folder and its extra folder."""
-        files = self._readable(root / SOURCE_FOLDER[direction])
+        training = self._readable(root / SOURCE_FOLDER[direction])
         extra = root / EXTRA_FOLDER[direction]
         if not (self.config.extra_inputs and extra.is_dir()):
-            return files
+            return training, []
         if not list_images(extra):
             logger.info("%s: %s has no images, so only the training images are inputs", direction, extra,
                         main_process_only=True)
-            return files
+            return training, []
         more = self._readable(extra)
-        logger.info("%s: %d training images and %d extra inputs from %s", direction, len(files), len(more),
+        logger.info("%s: %d training images and %d extra inputs from %s", direction, len(training), len(more),
                     extra, main_process_only=True)
-        self.input_split[direction] = (len(files), len(more))
-        return files + more
+        return training, more
 
     def _readable(self, folder: Path) -> list[Path]:
         """List the readable images of ``folder``, with a warning naming each file left out."""
@@ -397,8 +401,7 @@ class Distiller:
         save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
                      variant="fast", extra=extra,
                      model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
-                                                     cached=bool(self.caches), input_counts=self.input_counts,
-                                                     input_split=self.input_split))
+                                                     cached=bool(self.caches), input_split=self.input_split))
         for student in students.values():
             student.to(self.accelerator.device)
         return folder
@@ -456,19 +459,17 @@ class Distiller:
 
 def distilled_model_card(
     config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False,
-    input_counts: dict[str, int] | None = None, input_split: dict[str, tuple[int, int]] | None = None,
+    input_split: dict[str, tuple[int, int]] | None = None,
 ) -> str:
     s = config.student
     targets = ("computed once in fp32 for every image and its mirror image" if cached
                else "computed at every step")
     blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
     inputs = f"the teacher's training images in `{config.data}`"
-    if input_counts:
-        split = input_split or {}
-        counts = ", ".join(
-            f"{count} images for {direction}" + (f" ({split[direction][0]} training, {split[direction][1]} extra)"
-                                                 if direction in split else "")
-            for direction, count in input_counts.items())
+    if input_split:
+        counts = ", ".join(f"{training + extra} images for {direction}"
+                           + (f" ({training} training, {extra} extra)" if extra else "")
+                           for direction, (training, extra) in input_split.items())
         inputs = f"{counts}: the teacher's training images in `{config.data}` and any in extraA/ and extraB/"
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
