@@ -13,6 +13,7 @@ from PIL import Image
 from tests.conftest import REPO, draw_shapes
 from translate.image_io import ImageReadError, to_pil, to_uint8
 from translate.inference import (
+    EXACT_LAYERS_MIN_GAIN,
     PROBE_TOLERANCE_LEVELS,
     ChannelsLastConv,
     MixedPrecisionGenerator,
@@ -157,13 +158,22 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
 
 def test_low_precision_form_follows_probe():
     torch.manual_seed(0)
-    wide = ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)).eval()  # 0.74 levels in plain bf16
+    wide = ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)).eval()  # 0.71 levels in plain bf16, 0.36 mixed
     assert len(low_precision_network(wide, torch.bfloat16).exact) == 10
+    # The fast AtoB model: 0.53 levels in plain bf16 and 0.49 with its first layers in fp32, a gain
+    # too small for their cost, so it runs entirely in bf16.
+    fast = load_generator(REPO / "weights" / "emoji-fast", "AtoB")[0].float().eval()
+    probe = probe_image(3)
+    with torch.no_grad():
+        plain = float((MixedPrecisionGenerator(fast, torch.bfloat16, exact_layers=0)(probe) - fast(probe)).abs().mean())
+        mixed = float((MixedPrecisionGenerator(fast, torch.bfloat16)(probe) - fast(probe)).abs().mean())
+    assert plain * 127.5 > PROBE_TOLERANCE_LEVELS
+    assert mixed > plain * (1 - EXACT_LAYERS_MIN_GAIN)
+    assert len(low_precision_network(fast, torch.bfloat16).exact) == 0
     shipped = load_generator(REPO / "weights" / "emoji", "AtoB")[0].eval()  # 0.21 levels in plain bf16
     network = low_precision_network(shipped, torch.bfloat16)
     assert len(network.exact) == 0
     assert {p.dtype for p in network.fast.parameters()} == {torch.bfloat16}
-    probe = probe_image(3)
     with torch.no_grad():
         assert float((network(probe) - shipped(probe)).abs().mean() * 127.5) <= PROBE_TOLERANCE_LEVELS
     assert probe_image(1).shape == (1, 1, 128, 128)
