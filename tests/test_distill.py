@@ -112,6 +112,10 @@ def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
     card = (folder / "README.md").read_text()
     assert "fast variant" in card
     assert str(teacher) in card
+    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert info.extra["last_losses"]["step"] == 6
+    assert info.extra["last_losses"]["loss/AtoB_l1"] == last["loss/AtoB_l1"]
+    assert f"Last logged loss against the teacher (step 6): AtoB_l1 {last['loss/AtoB_l1']:.4f}" in card
 
 
 def test_distill_command_resumes(teacher, tmp_path):
@@ -127,8 +131,9 @@ def test_distill_command_resumes(teacher, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "Resumed from" in second.stderr
-    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4, 5, 6]
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records] == [1, 2, 3, 4, 5, 6]
+    assert 0 < records[-1]["loss/AtoB_ssim_loss"] < 0.5  # (1 - SSIM) times lambda_ssim 0.5
 
 
 def test_extra_inputs_join_training_images(teacher, tmp_path):

@@ -184,12 +184,12 @@ def build_teacher_cache(
 
 
 def distillation_losses(output: torch.Tensor, target: torch.Tensor, config: DistillConfig) -> dict[str, torch.Tensor]:
-    """L1 and 1 - SSIM of a student output against the teacher's, both on [-1, 1] images."""
+    """L1 and 1 - SSIM (``ssim_loss``) of a student output against the teacher's, both on [-1, 1] images."""
     output, target = output.float(), target.float()
     losses = {"l1": F.l1_loss(output, target) * config.lambda_l1}
     if config.lambda_ssim > 0:
         ssim = kornia.metrics.ssim((output + 1) / 2, (target + 1) / 2, window_size=11).mean()
-        losses["ssim"] = (1 - ssim) * config.lambda_ssim
+        losses["ssim_loss"] = (1 - ssim) * config.lambda_ssim
     return losses
 
 
@@ -224,6 +224,7 @@ class Distiller:
         constant = config.steps - config.decay_steps
         self.scheduler = LambdaLR(optimizer, lambda step: 1.0 - max(0, step - constant) / (config.decay_steps + 1))
         self.step = 0
+        self.last_losses: dict[str, float] = {}  # the latest logged losses and their step, for the model card
         if resume:
             self._load(resolve_resume(resume, self.output_dir), students, optimizer)
         elif config.init_from:
@@ -394,6 +395,8 @@ class Distiller:
         }
         if self.config.init_from:
             extra["init_from"] = self.config.init_from
+        if self.last_losses:
+            extra["last_losses"] = self.last_losses
         for key in ("training_data", "license"):
             if key in info.extra:
                 extra[key] = info.extra[key]
@@ -401,7 +404,8 @@ class Distiller:
         save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
                      variant="fast", extra=extra,
                      model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
-                                                     cached=bool(self.caches), input_split=self.input_split))
+                                                     cached=bool(self.caches), input_split=self.input_split,
+                                                     last_losses=self.last_losses))
         for student in students.values():
             student.to(self.accelerator.device)
         return folder
@@ -431,6 +435,7 @@ class Distiller:
                     names = sorted(losses)
                     averaged = accelerator.reduce(torch.stack([losses[k] for k in names]), reduction="mean")
                     values = {f"loss/{k}": float(v) for k, v in zip(names, averaged.tolist(), strict=True)}
+                    self.last_losses = {"step": self.step, **values}
                     values["lr"] = self.scheduler.get_last_lr()[0]
                     accelerator.log(values, step=self.step)
                     progress.set_postfix({k.split("/")[-1]: f"{v:.4f}" for k, v in values.items() if "loss" in k})
@@ -459,7 +464,7 @@ class Distiller:
 
 def distilled_model_card(
     config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False,
-    input_split: dict[str, tuple[int, int]] | None = None,
+    input_split: dict[str, tuple[int, int]] | None = None, last_losses: dict[str, float] | None = None,
 ) -> str:
     s = config.student
     targets = ("computed once in fp32 for every image and its mirror image" if cached
@@ -472,6 +477,11 @@ def distilled_model_card(
                            for direction, (training, extra) in input_split.items())
         inputs = f"{counts}: the teacher's training images in `{config.data}` and any in extraA/ and extraB/"
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
+    losses = ""
+    if last_losses:
+        listed = ", ".join(f"{name.removeprefix('loss/')} {value:.4f}" for name, value in sorted(last_losses.items())
+                          if name.startswith("loss/"))
+        losses = f"\n- Last logged loss against the teacher (step {last_losses['step']}): {listed}"
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
                                                                       ("license", "Licence")) if key in teacher.extra]
     data = "\n".join(described) + "\n" if described else ""
@@ -492,7 +502,7 @@ Variant: **fast**. Directions: {", ".join(teacher.directions)}.
 - Inputs: {inputs}
 - Training: {steps} steps at batch size {config.batch_size}, L1 weight {config.lambda_l1} plus (1 - SSIM)
   weight {config.lambda_ssim} against the teacher's output, Adam lr {config.lr}, exponential moving average
-  of the weights (decay {config.ema_decay}){start}
+  of the weights (decay {config.ema_decay}){start}{losses}
 - Teacher outputs: {targets}
 - Working resolution: {teacher.image_size} px, as the teacher
 {data}"""

@@ -195,7 +195,8 @@ def open_image(
         ) from error
     except UnidentifiedImageError as error:
         raise UnsupportedFormatError(
-            f"Unsupported format: {path} is not an image Pillow can identify. Supported: "
+            f"Cannot read {path}: its content is not an image Pillow can identify, although its name says "
+            f"{path.suffix or 'nothing'}. It may be damaged, truncated or another kind of file. Supported: "
             f"{', '.join(ext.lstrip('.') for ext in IMAGE_EXTENSIONS)}."
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
