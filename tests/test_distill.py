@@ -207,3 +207,25 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", checkpoint_every=0)
     with pytest.raises(ValueError, match="cache_limit_gb must be 0 or more, got -1"):
         config_for(teacher, tmp_path, tmp_path / "run", cache_limit_gb=-1)
+
+
+def test_compare_students_ranks_shapes(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    output = tmp_path / "shapes.jsonl"
+    command = [PYTHON, "scripts/compare_students.py", str(teacher), str(data), "--direction", "BtoA", "--steps", "3",
+               "--batch-size", "2", "--shape", "4/1", "--shape", "8/0", "--output", str(output)]
+    result = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "BtoA: 6 inputs, 3 held-out images" in result.stdout
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [row["shape"] for row in rows] == ["4/1", "8/0"]
+    teacher_macs = count_macs(ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)), 512, 512)
+    student_macs = count_macs(ResnetGenerator(GeneratorConfig(ngf=4, n_blocks=1)), 512, 512)
+    assert rows[0]["macs_ratio"] == round(teacher_macs / student_macs, 2)
+    assert 0 < rows[0]["psnr_held_out"] < 60
+    assert rows[0]["speed_ratio"] > 0
+
+    bad = subprocess.run([*command[:-4], "--shape", "wide"], cwd=REPO, env=subprocess_env(), capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "Invalid shape 'wide': write NGF/BLOCKS" in bad.stderr

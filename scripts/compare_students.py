@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Compare distillation student shapes on one direction of a teacher, in short equal-step runs.
+
+Each shape trains for the same number of steps on the teacher's cached translations of its
+training and extra images (as ``cyclegan-distill`` does), with the distillation loss and an
+exponential moving average of the weights. The script then reports the average's PSNR against
+the teacher on the held-out test folder, its multiply-accumulates at 512x512 and its latency at
+512x512 in the precision the ``Translator`` picks. Short runs rank shapes by how fast they learn,
+which is not always how far they get: confirm a winner with a full ``cyclegan-distill`` run.
+
+    python scripts/compare_students.py weights/emoji data/emoji --direction BtoA --steps 2000 \
+        --shape 12/6 --shape 16/6 --shape 14/4 --output runs/student-shapes.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from translate.data import scan_domain  # noqa: E402
+from translate.distill import (  # noqa: E402
+    EXTRA_FOLDER,
+    SOURCE_FOLDER,
+    DistillConfig,
+    build_teacher_cache,
+    distillation_losses,
+)
+from translate.flops import count_macs  # noqa: E402
+from translate.inference import low_precision_network, resolve_precision  # noqa: E402
+from translate.models import resolve_model  # noqa: E402
+from translate.networks import GeneratorConfig, ResnetGenerator  # noqa: E402
+from translate.weights import load_generator, read_model_info  # noqa: E402
+
+TEST_FOLDER = {"AtoB": "testA", "BtoA": "testB"}
+
+
+def parse_shape(text: str) -> GeneratorConfig:
+    """Read ``NGF/BLOCKS``, for example ``12/6``."""
+    try:
+        ngf, blocks = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"Invalid shape {text!r}: write NGF/BLOCKS, for example 12/6") from None
+    return GeneratorConfig(ngf=ngf, n_blocks=blocks)
+
+
+@torch.no_grad()
+def psnr(generator: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """Mean PSNR (dB, on [0, 1] pixels) of ``generator``'s fp32 output against ``targets``."""
+    generator.eval()
+    outputs = torch.cat([generator(inputs[i : i + 64]) for i in range(0, len(inputs), 64)]).clamp(-1, 1)
+    mse = (((outputs - targets) / 2) ** 2).mean((1, 2, 3)).clamp_min(1e-12)
+    return float((10 * torch.log10(1 / mse)).mean())
+
+
+@torch.inference_mode()
+def latency_512(generator: ResnetGenerator, repeats: int = 5) -> float:
+    """Median seconds of one 512x512 pass in the precision the ``Translator`` would pick on this machine."""
+    dtype = resolve_precision("auto", torch.device("cpu"))
+    network = generator.eval() if dtype is None else low_precision_network(generator.eval(), dtype)
+    image = torch.rand(1, generator.config.in_channels, 512, 512) * 2 - 1
+    network(image)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        network(image)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def train(student: ResnetGenerator, cache, config: DistillConfig, steps: int) -> ResnetGenerator:
+    """Distil for ``steps`` steps, learning rate falling linearly over the second half; return the average."""
+    average = copy.deepcopy(student).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(student.parameters(), lr=config.lr)
+    half = steps // 2
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - max(0, step - half) / (steps - half + 1))
+    generator = torch.Generator().manual_seed(config.seed)
+    dtype = resolve_precision("auto", torch.device("cpu"))
+    for _ in range(steps):
+        student.train()
+        real, target = cache.sample(config.batch_size, generator, flip=config.flip)
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            output = student(real)
+        loss = sum(distillation_losses(output, target, config).values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            for averaged, current in zip(average.parameters(), student.parameters(), strict=True):
+                averaged.lerp_(current, 1 - config.ema_decay)
+    return average
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("teacher", help="weights folder or model name of the teacher")
+    parser.add_argument("data", type=Path, help="dataset folder with trainA/, trainB/, testA/, testB/ "
+                        "and optionally extraA/, extraB/")
+    parser.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"))
+    parser.add_argument("--shape", type=parse_shape, action="append", required=True,
+                        help="student shape NGF/BLOCKS; repeat for each shape to compare")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--ema-decay", type=float, default=0.995, help="lower than a full run's, for short runs")
+    parser.add_argument("--output", type=Path, help="append one JSON line per shape to this file")
+    args = parser.parse_args()
+
+    teacher_folder = resolve_model(args.teacher)
+    info = read_model_info(teacher_folder)
+    if args.direction not in info.directions:
+        parser.error(f"{teacher_folder} has no {args.direction} generator; it has {', '.join(info.directions)}")
+    for folder in (SOURCE_FOLDER[args.direction], TEST_FOLDER[args.direction]):
+        if not (args.data / folder).is_dir():
+            parser.error(f"Missing folder {args.data / folder}: the dataset needs trainA/, trainB/, testA/ and testB/")
+    teacher = load_generator(teacher_folder, args.direction)[0].eval().requires_grad_(False)
+    config = DistillConfig(teacher=args.teacher, data=str(args.data), batch_size=args.batch_size, lr=args.lr,
+                           ema_decay=args.ema_decay)
+    files = scan_domain(args.data / SOURCE_FOLDER[args.direction]).images
+    extra = args.data / EXTRA_FOLDER[args.direction]
+    if extra.is_dir():
+        files += scan_domain(extra).images
+    held_out = scan_domain(args.data / TEST_FOLDER[args.direction]).images
+    cpu = torch.device("cpu")
+    cache = build_teacher_cache(teacher, files, size=info.image_size, device=cpu, description="teacher, inputs")
+    test = build_teacher_cache(teacher, held_out, size=info.image_size, device=cpu, description="teacher, held-out")
+    if cache is None or test is None:
+        parser.error("The images are not all square, so the teacher's translations cannot be cached for this script")
+    test_targets = test.targets[:, 0].float()
+    teacher_macs = count_macs(teacher, 512, 512)
+    teacher_seconds = latency_512(copy.deepcopy(teacher))
+    print(f"{args.direction}: {len(cache)} inputs, {len(test)} held-out images; teacher {teacher_macs / 1e9:.1f} "
+          f"GMACs, {teacher_seconds:.3f} s at 512x512", flush=True)
+
+    for shape in args.shape:
+        torch.manual_seed(config.seed)
+        student = ResnetGenerator(shape)
+        started = time.perf_counter()
+        average = train(student, cache, config, args.steps)
+        macs, seconds = count_macs(average, 512, 512), latency_512(copy.deepcopy(average))
+        row = {
+            "shape": f"{shape.ngf}/{shape.n_blocks}", "direction": args.direction, "steps": args.steps,
+            "psnr_held_out": round(psnr(average, test.inputs, test_targets), 3),
+            "psnr_inputs": round(psnr(average, cache.inputs[: len(test)], cache.targets[: len(test), 0].float()), 3),
+            "macs_ratio": round(teacher_macs / macs, 2), "speed_ratio": round(teacher_seconds / seconds, 2),
+            "train_seconds": round(time.perf_counter() - started),
+        }
+        print(json.dumps(row), flush=True)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            with args.output.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
