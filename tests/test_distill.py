@@ -135,6 +135,12 @@ def test_distill_command_resumes(teacher, tmp_path):
     assert [record["step"] for record in records] == [1, 2, 3, 4, 5, 6]
     assert 0 < records[-1]["loss/AtoB_ssim_loss"] < 0.5  # (1 - SSIM) times lambda_ssim 0.5
 
+    again = subprocess.run([*command, "--steps", "6"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 2
+    assert "already holds a run (newest checkpoint: step-00000006). Continue it with --resume latest" in again.stderr
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 6
+
 
 def test_extra_inputs_join_training_images(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(32, 32))

@@ -83,6 +83,16 @@ def test_resume_refuses_a_different_architecture(dataset, tmp_path):
         Trainer(changed, resume="latest")
 
 
+def test_new_run_refuses_a_folder_with_checkpoints(dataset, tmp_path):
+    Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1)).fit()
+    before = (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes()
+    AcceleratorState._reset_state(True)
+    with pytest.raises(FileExistsError, match=r"already holds a run \(newest checkpoint: step-00000002\)"):
+        Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1))
+    assert (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes() == before
+    assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000002"]
+
+
 def test_resume_latest_without_checkpoint_is_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="No complete checkpoint"):
         resolve_resume("latest", tmp_path / "empty")

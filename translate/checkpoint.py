@@ -39,6 +39,16 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(_STEP_FOLDER.match(p.name).group(1)))
 
 
+def check_new_run(output_dir: str | Path) -> None:
+    """Raise if ``output_dir`` already holds checkpoints, so a new run never overwrites an earlier one."""
+    checkpoints = list_checkpoints(output_dir)
+    if checkpoints:
+        raise FileExistsError(
+            f"{output_dir} already holds a run (newest checkpoint: {checkpoints[-1].name}). Continue it with "
+            "--resume latest, or start a new run with another --output_dir."
+        )
+
+
 def resolve_resume(resume: str, output_dir: str | Path) -> Path:
     """Turn ``--resume latest`` or a checkpoint path into a checkpoint folder, or raise naming the problem."""
     if resume == "latest":

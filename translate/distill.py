@@ -34,7 +34,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
 from translate import __version__
-from translate.checkpoint import load_checkpoint, resolve_resume, save_checkpoint
+from translate.checkpoint import check_new_run, load_checkpoint, resolve_resume, save_checkpoint
 from translate.config import ConfigFile
 from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
@@ -199,6 +199,8 @@ class Distiller:
     def __init__(self, config: DistillConfig, *, resume: str | None = None) -> None:
         self.config = config
         self.output_dir = Path(config.output_dir)
+        if not resume:
+            check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision, log_with=trackers or None,
                                        project_dir=str(self.output_dir))

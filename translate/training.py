@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from translate import __version__
 from translate.checkpoint import (
     architecture_differences,
+    check_new_run,
     load_checkpoint,
     resolve_resume,
     save_checkpoint,
@@ -103,6 +104,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, *, resume: str | None = None) -> None:
         self.config = config
         self.output_dir = Path(config.output_dir)
+        if not resume:
+            check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
         self.accelerator = Accelerator(
             mixed_precision=config.mixed_precision,

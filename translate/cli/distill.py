@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args, DistillConfig)
         distill(config, resume=args.resume)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"cyclegan-distill: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         from translate.training import train
 
         train(config, resume=args.resume)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"cyclegan-train: error: {error}", file=sys.stderr)
         return 2
     return 0
