@@ -102,6 +102,14 @@ def test_same_folder_is_refused(photos, weights):
     assert "inside the input folder" in completed.stderr
 
 
+def test_report_path_that_is_a_folder_is_refused(photos, weights, tmp_path):
+    (tmp_path / "reports").mkdir()
+    completed = convert(photos, tmp_path / "out", "--model", weights, "--report", tmp_path / "reports")
+    assert completed.returncode == 2
+    assert f"--report {tmp_path / 'reports'} is a folder. Give a file name" in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_input_and_model_are_named(weights, tmp_path):
     completed = convert(tmp_path / "nothing", tmp_path / "out", "--model", weights)
     assert completed.returncode == 2

@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         check_folders(args.input, args.output)  # before loading (or downloading) a model
+        if args.report and args.report.is_dir():
+            raise ValueError(f"--report {args.report} is a folder. Give a file name, for example "
+                             f"{args.report / 'report.csv'} (CSV) or {args.report / 'report.json'} (JSON).")
         if args.variant:
             args.model = with_variant(args.model, args.variant)
         if args.dry_run:
@@ -115,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cyclegan-convert: error: {error}", file=sys.stderr)
         return 2
 
+    report_failed = False
     if args.report:
-        result.write_report(args.report)
+        try:
+            result.write_report(args.report)
+        except OSError as error:
+            print(f"cyclegan-convert: error: cannot write the report {args.report}: {error}. The converted images "
+                  "are kept.", file=sys.stderr)
+            report_failed = True
     print(f"Done: {result.summary()}. Output: {args.output}", file=sys.stderr)
     for path, notice in result.notices:
         print(f"Note: {path}: {notice}", file=sys.stderr)
@@ -129,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         for job, reason in result.failed:
             print(f"  {job.source}: {reason}", file=sys.stderr)
         return 1
-    return 0
+    return 1 if report_failed else 0
 
 
 if __name__ == "__main__":
