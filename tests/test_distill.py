@@ -115,7 +115,9 @@ def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert info.extra["last_losses"]["step"] == 6
     assert info.extra["last_losses"]["loss/AtoB_l1"] == last["loss/AtoB_l1"]
-    assert f"Last logged loss against the teacher (step 6): AtoB_l1 {last['loss/AtoB_l1']:.4f}" in card
+    expected = ("Last logged loss against the teacher (step 6, one batch, with the weights above): "
+                f"AtoB_l1 {last['loss/AtoB_l1']:.4f}")
+    assert expected in card
 
 
 def test_distill_command_resumes(teacher, tmp_path):
@@ -235,3 +237,24 @@ def test_compare_students_ranks_shapes(teacher, tmp_path):
                          text=True, timeout=120)
     assert bad.returncode == 2
     assert "Invalid shape 'wide': write NGF/BLOCKS" in bad.stderr
+    zero = subprocess.run([*command[:-4], "--shape", "0/6"], cwd=REPO, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert "Invalid shape '0/6': GeneratorConfig.ngf must be at least 1, got 0" in zero.stderr
+
+
+def test_compare_students_explains_bad_input(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 30))  # not square: the teacher's outputs cannot be cached
+    base = [PYTHON, "scripts/compare_students.py", str(teacher), str(data), "--steps", "2", "--shape", "4/1"]
+    results = {
+        "not square": subprocess.run(base, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=120),
+        "no teacher": subprocess.run([*base[:2], str(tmp_path / "none"), *base[3:]], cwd=REPO, env=subprocess_env(),
+                                     capture_output=True, text=True, timeout=120),
+        "zero steps": subprocess.run([*base, "--steps", "0"], cwd=REPO, env=subprocess_env(), capture_output=True,
+                                     text=True, timeout=120),
+    }
+    for name, result in results.items():
+        assert result.returncode == 2, name
+        assert "Traceback" not in result.stderr, name
+    assert "are not all square" in results["not square"].stderr
+    assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
+    assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr

@@ -483,7 +483,8 @@ def distilled_model_card(
     if last_losses:
         listed = ", ".join(f"{name.removeprefix('loss/')} {value:.4f}" for name, value in sorted(last_losses.items())
                           if name.startswith("loss/"))
-        losses = f"\n- Last logged loss against the teacher (step {last_losses['step']}): {listed}"
+        losses = (f"\n- Last logged loss against the teacher (step {last_losses['step']}, one batch, with the "
+                  f"weights above): {listed}")
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
                                                                       ("license", "Licence")) if key in teacher.extra]
     data = "\n".join(described) + "\n" if described else ""
