@@ -57,6 +57,28 @@ def parse_shape(text: str) -> GeneratorConfig:
         raise argparse.ArgumentTypeError(f"Invalid shape {text!r}: {error}") from None
 
 
+def positive_float(text: str) -> float:
+    """Read a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"Invalid value {text!r}: give a number above 0")
+    return value
+
+
+def decay(text: str) -> float:
+    """Read a moving-average decay: at least 0 and below 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"Invalid decay {text!r}: give a number from 0 up to, not including, 1")
+    return value
+
+
 def positive(text: str) -> int:
     """Read a whole number of at least 1."""
     try:
@@ -128,8 +150,8 @@ def main() -> int:
                         help="student shape NGF/BLOCKS; repeat for each shape to compare")
     parser.add_argument("--steps", type=positive, default=2000, help="training steps per shape")
     parser.add_argument("--batch-size", type=positive, default=16, help="images per step")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    parser.add_argument("--ema-decay", type=float, default=0.995, help="lower than a full run's, for short runs")
+    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--ema-decay", type=decay, default=0.995, help="lower than a full run's, for short runs")
     parser.add_argument("--output", type=Path, help="append one JSON line per shape to this file: shape, held-out "
                         "PSNR against the teacher (psnr_held_out), PSNR on as many training inputs (psnr_inputs), "
                         "macs_ratio and speed_ratio (teacher / student at 512x512) and train_seconds")

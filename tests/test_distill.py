@@ -115,7 +115,8 @@ def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert info.extra["last_losses"]["step"] == 6
     assert info.extra["last_losses"]["loss/AtoB_l1"] == last["loss/AtoB_l1"]
-    expected = ("Last logged loss against the teacher (step 6, one batch, with the weights above): "
+    expected = ("Last logged training loss against the teacher (step 6, one batch, before the moving average, "
+                "times the loss weights above; ssim_loss is the (1 - SSIM) term): "
                 f"AtoB_l1 {last['loss/AtoB_l1']:.4f}")
     assert expected in card
 
@@ -142,6 +143,16 @@ def test_distill_command_resumes(teacher, tmp_path):
     assert again.returncode == 2
     assert "already holds a run (newest checkpoint: step-00000006). Continue it with --resume latest" in again.stderr
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 6
+
+    # Options left out on resume keep the run's saved values (batch size 2, not the default 8).
+    short = [PYTHON, "-m", "translate.cli.distill", "--output_dir", str(tmp_path / "run"), "--resume", "latest",
+             "--steps", "7"]
+    third = subprocess.run(short, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "resuming with steps = 7 (the run started with 6)" in third.stderr
+    assert "batch_size" not in third.stderr
+    assert read_model_info(tmp_path / "run" / "weights").extra["trained_steps"] == 7
+    assert "7 steps at batch size 2" in (tmp_path / "run" / "weights" / "README.md").read_text()
 
 
 def test_extra_inputs_join_training_images(teacher, tmp_path):
@@ -215,6 +226,8 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", checkpoint_every=0)
     with pytest.raises(ValueError, match="cache_limit_gb must be 0 or more, got -1"):
         config_for(teacher, tmp_path, tmp_path / "run", cache_limit_gb=-1)
+    with pytest.raises(ValueError, match="ema_decay must be at least 0 and below 1, got 1.5"):
+        config_for(teacher, tmp_path, tmp_path / "run", ema_decay=1.5)
 
 
 def test_compare_students_ranks_shapes(teacher, tmp_path):
@@ -251,6 +264,8 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
                                      capture_output=True, text=True, timeout=120),
         "zero steps": subprocess.run([*base, "--steps", "0"], cwd=REPO, env=subprocess_env(), capture_output=True,
                                      text=True, timeout=120),
+        "negative lr": subprocess.run([*base, "--lr", "-1"], cwd=REPO, env=subprocess_env(), capture_output=True,
+                                      text=True, timeout=120),
     }
     for name, result in results.items():
         assert result.returncode == 2, name
@@ -258,3 +273,4 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
     assert "are not all square" in results["not square"].stderr
     assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
     assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr
+    assert "Invalid value '-1': give a number above 0" in results["negative lr"].stderr

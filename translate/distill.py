@@ -113,6 +113,9 @@ class DistillConfig(ConfigFile):
                              f"{self.cache_limit_gb}")
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"Invalid distillation config: ema_decay must be at least 0 and below 1, got "
+                             f"{self.ema_decay}. Use 0.999 for long runs, or 0 to export the raw weights.")
         for name in ("log_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Invalid distillation config: {name} must be at least 1, got {getattr(self, name)}")
@@ -483,8 +486,9 @@ def distilled_model_card(
     if last_losses:
         listed = ", ".join(f"{name.removeprefix('loss/')} {value:.4f}" for name, value in sorted(last_losses.items())
                           if name.startswith("loss/"))
-        losses = (f"\n- Last logged loss against the teacher (step {last_losses['step']}, one batch, with the "
-                  f"weights above): {listed}")
+        losses = (f"\n- Last logged training loss against the teacher (step {last_losses['step']}, one batch, "
+                  f"before the moving average, times the loss weights above; ssim_loss is the (1 - SSIM) "
+                  f"term): {listed}")
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
                                                                       ("license", "Licence")) if key in teacher.extra]
     data = "\n".join(described) + "\n" if described else ""

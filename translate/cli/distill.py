@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         "plus extraA/ and extraB/ where they exist.",
     )
     parser.add_argument("--resume", metavar="CHECKPOINT",
-                        help="continue a run: 'latest' or a checkpoint folder under --output_dir")
+                        help="continue a run: 'latest' or a checkpoint folder under --output_dir; options "
+                        "left out keep the run's saved values")
     add_config_arguments(parser, DistillConfig)
     return parser
 
@@ -32,7 +33,12 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args, DistillConfig)
+        if args.resume:
+            from translate.cli.train import resumed_config
+
+            config = resumed_config(args, DistillConfig, "cyclegan-distill")
+        else:
+            config = config_from_args(args, DistillConfig)
         distill(config, resume=args.resume)
     except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"cyclegan-distill: error: {error}", file=sys.stderr)

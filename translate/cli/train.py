@@ -30,28 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resumed_config(args: argparse.Namespace):
+def resumed_config(args: argparse.Namespace, config_class=None, program: str = "cyclegan-train"):
     """Return the resumed checkpoint's config with only the options given now applied on top.
 
     Fields left out on the command line keep the values the run was started with, so a resumed
     run continues with its own seed, schedule and batch size. Every changed field is printed.
+    ``config_class`` is ``TrainConfig`` by default; ``cyclegan-distill`` passes ``DistillConfig``.
     """
     import torch
 
     from translate.checkpoint import resolve_resume
     from translate.config import TrainConfig
 
+    config_class = config_class or TrainConfig
     # Only the run folder is needed to find the checkpoint; the other options may be partial.
     output_dir = args.output_dir
     if output_dir is None and args.config:
-        output_dir = TrainConfig.from_file(args.config).output_dir
-    folder = resolve_resume(args.resume, output_dir or TrainConfig().output_dir)
+        output_dir = config_class.from_file(args.config).output_dir
+    folder = resolve_resume(args.resume, output_dir or config_class().output_dir)
     saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)["config"]
-    config = config_from_args(args, TrainConfig, base=saved)
+    config = config_from_args(args, config_class, base=saved)
     flat_saved, flat_now = flatten(saved), flatten(config.to_dict())
     for key in sorted(flat_now):
         if flat_saved.get(key) != flat_now[key]:
-            print(f"cyclegan-train: resuming with {key} = {flat_now[key]!r} (the run started with "
+            print(f"{program}: resuming with {key} = {flat_now[key]!r} (the run started with "
                   f"{flat_saved.get(key)!r})", file=sys.stderr)
     return config
 
