@@ -475,12 +475,12 @@ def distilled_model_card(
     targets = ("computed once in fp32 for every image and its mirror image" if cached
                else "computed at every step")
     blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
-    inputs = f"the teacher's training images in `{config.data}`"
+    inputs = f"the images in trainA/ and trainB/ of `{config.data}`"
     if input_split:
         counts = ", ".join(f"{training + extra} images for {direction}"
                            + (f" ({training} training, {extra} extra)" if extra else "")
                            for direction, (training, extra) in input_split.items())
-        inputs = f"{counts}: the teacher's training images in `{config.data}` and any in extraA/ and extraB/"
+        inputs = f"{counts}: the images in trainA/ and trainB/ of `{config.data}`, and any in extraA/ and extraB/"
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
     losses = ""
     if last_losses:
