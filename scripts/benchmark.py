@@ -469,8 +469,9 @@ def markdown(results: dict, info: dict) -> str:
             + ". The floor is the model's multiply-accumulates divided by that throughput in the same precision.",
             "",
             "Ours runs on a bf16 copy of the weights. Where that copy differs from fp32 by more than half a level "
-            "on a probe image, the layers before the first residual block stay in fp32, if that removes at least a "
-            "quarter of the difference (`translate/inference.py`); the precision cell says so. The autocast column "
+            "on a probe image, the layers before the first residual block stay in fp32. They do so only where that "
+            "removes at least a quarter of the difference (`translate/inference.py`), and the precision cell says "
+            "so. The autocast column "
             "is plain `torch.autocast` in bf16, the usual way to add mixed precision, for comparison. Faithfulness "
             "is the mean absolute difference to the fp32 "
             "output, in levels of 255.",

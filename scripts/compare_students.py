@@ -16,7 +16,6 @@ Building the teacher's cache takes a few minutes for a few thousand images on a 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -36,6 +35,7 @@ from translate.distill import (  # noqa: E402
     distillation_losses,
 )
 from translate.ema import EMA  # noqa: E402
+from translate.evaluation import score_images  # noqa: E402
 from translate.flops import count_macs  # noqa: E402
 from translate.inference import low_precision_network, resolve_precision  # noqa: E402
 from translate.models import resolve_model  # noqa: E402
@@ -46,7 +46,7 @@ TEST_FOLDER = {"AtoB": "testA", "BtoA": "testB"}
 
 
 def parse_shape(text: str) -> GeneratorConfig:
-    """Read ``NGF/BLOCKS``, for example ``12/6``."""
+    """Parse ``NGF/BLOCKS``, for example ``12/6``, into a generator config."""
     try:
         ngf, blocks = (int(part) for part in text.split("/"))
     except ValueError:
@@ -57,51 +57,37 @@ def parse_shape(text: str) -> GeneratorConfig:
         raise argparse.ArgumentTypeError(f"Invalid shape {text!r}: {error}") from None
 
 
-def positive_float(text: str) -> float:
-    """Read a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"Invalid value {text!r}: give a number above 0")
-    return value
+def number_type(convert, valid, expected: str):
+    """Return an argparse type that reads a number with ``convert`` and accepts it where ``valid`` returns true."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"Invalid value {text!r}: give {expected}")
+        return value
+
+    return parse
 
 
-def decay(text: str) -> float:
-    """Read a moving-average decay: at least 0 and below 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"Invalid decay {text!r}: give a number from 0 up to, not including, 1")
-    return value
-
-
-def positive(text: str) -> int:
-    """Read a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"Invalid value {text!r}: give a whole number of at least 1")
-    return value
+positive = number_type(int, lambda value: value >= 1, "a whole number of at least 1")
+positive_float = number_type(float, lambda value: value > 0, "a number above 0")
+decay = number_type(float, lambda value: 0 <= value < 1, "a number from 0 up to, not including, 1")
 
 
 @torch.no_grad()
 def psnr(generator: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """Mean PSNR (dB, on [0, 1] pixels) of ``generator``'s fp32 output against ``targets``."""
+    """Return the mean PSNR (dB) of ``generator``'s fp32 output against ``targets``, both in [-1, 1]."""
     generator.eval()
-    outputs = torch.cat([generator(inputs[i : i + 64]) for i in range(0, len(inputs), 64)]).clamp(-1, 1)
-    mse = (((outputs - targets) / 2) ** 2).mean((1, 2, 3)).clamp_min(1e-12)
-    return float((10 * torch.log10(1 / mse)).mean())
+    outputs = torch.cat([generator(inputs[i : i + 64]) for i in range(0, len(inputs), 64)])
+    return score_images(list(outputs), list(targets)).psnr
 
 
 @torch.inference_mode()
 def latency_512(generator: ResnetGenerator, repeats: int = 5) -> float:
-    """Median seconds of one 512x512 pass in the precision the ``Translator`` would pick on this machine."""
+    """Return the median seconds of one 512x512 pass in the precision the ``Translator`` would pick on this machine."""
     dtype = resolve_precision("auto", torch.device("cpu"))
     network = generator.eval() if dtype is None else low_precision_network(generator.eval(), dtype)
     image = torch.rand(1, generator.config.in_channels, 512, 512) * 2 - 1
@@ -115,7 +101,7 @@ def latency_512(generator: ResnetGenerator, repeats: int = 5) -> float:
 
 
 def train(student: ResnetGenerator, cache, config: DistillConfig, steps: int) -> ResnetGenerator:
-    """Distil for ``steps`` steps, learning rate falling linearly over the second half; return the average.
+    """Distil ``student`` for ``steps`` steps, learning rate falling linearly over the second half; return the average.
 
     Mixed precision is bf16 where the CPU runs it natively, as in ``configs/emoji-fast.yaml``.
     """
@@ -192,7 +178,7 @@ def main() -> int:
         parser.error("The images are not all square, so the teacher's translations cannot be cached for this script")
     test_targets = test.targets[:, 0].float()
     teacher_macs = count_macs(teacher, 512, 512)
-    teacher_seconds = latency_512(copy.deepcopy(teacher))
+    teacher_seconds = latency_512(teacher)
     print(f"{args.direction}: {len(cache)} inputs, {len(test)} held-out images; teacher {teacher_macs / 1e9:.1f} "
           f"GMACs, {teacher_seconds:.3f} s at 512x512", flush=True)
 
@@ -201,7 +187,7 @@ def main() -> int:
         student = ResnetGenerator(shape)
         started = time.perf_counter()
         average = train(student, cache, config, args.steps)
-        macs, seconds = count_macs(average, 512, 512), latency_512(copy.deepcopy(average))
+        macs, seconds = count_macs(average, 512, 512), latency_512(average)
         row = {
             "shape": f"{shape.ngf}/{shape.n_blocks}", "direction": args.direction, "steps": args.steps,
             "psnr_held_out": round(psnr(average, test.inputs, test_targets), 3),

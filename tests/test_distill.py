@@ -141,7 +141,7 @@ def test_distill_command_resumes(teacher, tmp_path):
     again = subprocess.run([*command, "--steps", "6"], cwd=REPO, env=subprocess_env(), capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 2
-    assert "already holds a run (newest checkpoint: step-00000006). Continue it with --resume latest" in again.stderr
+    assert "already contains a run (newest checkpoint: step-00000006). Continue it with --resume latest" in again.stderr
     assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 6
 
     # Options left out on resume keep the run's saved values (batch size 2, not the default 8).

@@ -87,7 +87,7 @@ def test_new_run_refuses_a_folder_with_checkpoints(dataset, tmp_path):
     Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1)).fit()
     before = (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes()
     AcceleratorState._reset_state(True)
-    with pytest.raises(FileExistsError, match=r"already holds a run \(newest checkpoint: step-00000002\)"):
+    with pytest.raises(FileExistsError, match=r"already contains a run \(newest checkpoint: step-00000002\)"):
         Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1))
     assert (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes() == before
     assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000002"]

@@ -40,11 +40,11 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
 
 
 def check_new_run(output_dir: str | Path) -> None:
-    """Raise if ``output_dir`` already holds checkpoints, so a new run never overwrites an earlier one."""
+    """Raise ``FileExistsError`` if ``output_dir`` contains checkpoints, so a new run never overwrites one."""
     checkpoints = list_checkpoints(output_dir)
     if checkpoints:
         raise FileExistsError(
-            f"{output_dir} already holds a run (newest checkpoint: {checkpoints[-1].name}). Continue it with "
+            f"{output_dir} already contains a run (newest checkpoint: {checkpoints[-1].name}). Continue it with "
             "--resume latest, or start a new run with another --output_dir."
         )
 
