@@ -228,6 +228,8 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", cache_limit_gb=-1)
     with pytest.raises(ValueError, match="ema_decay must be at least 0 and below 1, got 1.5"):
         config_for(teacher, tmp_path, tmp_path / "run", ema_decay=1.5)
+    with pytest.raises(ValueError, match="mixed_precision must be one of no, auto, bf16, fp16, got 'fp8'"):
+        config_for(teacher, tmp_path, tmp_path / "run", mixed_precision="fp8")
 
 
 def test_compare_students_ranks_shapes(teacher, tmp_path):

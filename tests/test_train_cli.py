@@ -11,14 +11,14 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import PYTHON, REPO, TINY_ARCHITECTURE, subprocess_env
-from translate.inference import Translator
+from translate.inference import Translator, cpu_has_native_bf16
 
 pytestmark = pytest.mark.slow
 
 
-def run_training(dataset, output_dir, *extra, processes: int = 1, timeout: int = 600):
+def run_training(dataset, output_dir, *extra, processes: int = 1, timeout: int = 600, launch_options=()):
     if processes == 1:
-        launch = [PYTHON, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu"]
+        launch = [PYTHON, "-m", "accelerate.commands.launch", "--num_processes", "1", "--cpu", *launch_options]
     else:
         # --cpu with --num_processes 2 would start a single process; --multi_gpu with
         # ACCELERATE_USE_CPU=1 starts real gloo ranks on the CPU.
@@ -92,7 +92,12 @@ def test_training_command_exports_loadable_weights(dataset, tmp_path):
 
 
 def test_bf16_training_runs_on_cpu(dataset, tmp_path):
-    run_training(dataset, tmp_path / "run", "--steps", "2", "--decay_steps", "1", "--mixed_precision", "bf16")
+    # bf16 chosen by the launcher, with the script's mixed_precision left at its default.
+    completed = run_training(dataset, tmp_path / "run", "--steps", "2", "--decay_steps", "1",
+                             launch_options=["--mixed_precision", "bf16"])
+    assert "mixed precision bf16" in completed.stderr
+    assert ("bf16 mixed precision is emulated" in completed.stderr) == (not cpu_has_native_bf16())
+    assert "mixed precision bf16" in (tmp_path / "run" / "weights" / "README.md").read_text()
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [line for line in lines if "loss/cycle_A" in line]
     assert len(losses) == 2

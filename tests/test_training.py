@@ -10,6 +10,7 @@ from accelerate.state import AcceleratorState
 
 from translate.checkpoint import architecture_differences, list_checkpoints, resolve_resume
 from translate.config import TrainConfig
+from translate.inference import cpu_has_native_bf16, training_precision
 from translate.training import Trainer, linear_decay
 from translate.weights import load_generator
 
@@ -171,3 +172,30 @@ def test_small_images_and_unbalanced_domains_are_logged(tmp_path, caplog):
     assert "6 images in" in text
     assert "smaller than crop_size 32 and are upscaled" in text
     assert "Unbalanced domains (6 vs 2 images)" in text
+
+
+def test_training_precision_choices(monkeypatch, caplog):
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
+    assert training_precision("auto", cpu, native_bf16=True) == "bf16"
+    assert training_precision("auto", cpu, native_bf16=False) == "no"
+    assert training_precision("auto", cpu) == ("bf16" if cpu_has_native_bf16() else "no")
+    assert training_precision("no", cpu) == "no"
+
+    with caplog.at_level("WARNING", logger="translate.inference"):
+        assert training_precision("bf16", cpu, native_bf16=True) == "bf16"
+        assert not caplog.records
+        assert training_precision("bf16", cpu, native_bf16=False) == "bf16"
+    assert "emulated and about 10x slower than fp32" in caplog.text
+    assert "--mixed_precision auto or no" in caplog.text
+
+    # accelerate launch --mixed_precision reaches the script as this variable; it applies where the
+    # run's own setting is the default, no.
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    assert training_precision("no", cpu, native_bf16=True) == "bf16"
+    assert training_precision("auto", cpu, native_bf16=False) == "no"
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+        training_precision("no", cpu)
+    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+        training_precision("fp16", cpu)

@@ -15,7 +15,11 @@ import yaml
 
 from translate.networks import DiscriminatorConfig, GeneratorConfig
 
-MIXED_PRECISION_CHOICES = ("no", "bf16", "fp16")
+MIXED_PRECISION_CHOICES = ("no", "auto", "bf16", "fp16")
+MIXED_PRECISION_HELP = (
+    "no (fp32, or the choice of accelerate launch --mixed_precision), auto (bf16 where the GPU or CPU runs it "
+    "natively, else fp32), bf16 or fp16 (GPU only)"
+)
 GAN_MODES = ("lsgan", "vanilla")
 
 
@@ -105,7 +109,7 @@ class TrainConfig(ConfigFile):
         "gradient_accumulation_steps": "micro-batches per update",
         "decay_steps": "final steps over which the learning rate falls linearly to 0",
         "ema_decay": "moving average of the generator weights, used for samples and export; 0 disables it",
-        "mixed_precision": "no, bf16 or fp16",
+        "mixed_precision": MIXED_PRECISION_HELP,
         "checkpoint_every": "steps between checkpoints",
         "keep_checkpoints": "newest checkpoints kept; older ones are deleted",
         "trackers": "comma-separated Accelerate tracker names, or none",

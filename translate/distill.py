@@ -28,18 +28,19 @@ from typing import ClassVar
 import kornia
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from accelerate.logging import get_logger
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 
 from translate import __version__
 from translate.checkpoint import check_new_run, load_checkpoint, resolve_resume, save_checkpoint
-from translate.config import ConfigFile
+from translate.config import MIXED_PRECISION_CHOICES, MIXED_PRECISION_HELP, ConfigFile
 from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
 from translate.image_io import list_images
+from translate.inference import training_precision
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.training import StopRequest, agree_to_stop
@@ -93,7 +94,7 @@ class DistillConfig(ConfigFile):
         "ema_decay": "moving average of the student weights, which is what gets exported; 0 disables it",
         "lambda_l1": "weight of the L1 loss against the teacher's output",
         "lambda_ssim": "weight of the (1 - SSIM) loss against the teacher's output",
-        "mixed_precision": "no, bf16 or fp16",
+        "mixed_precision": MIXED_PRECISION_HELP,
         "cache_teacher": "translate every input once and keep the results in memory, where crops allow",
         "cache_limit_gb": "GiB per direction the cache may take before the teacher runs at every step",
         "extra_inputs": "also feed the teacher the images in extraA/ and extraB/ where they exist",
@@ -111,6 +112,9 @@ class DistillConfig(ConfigFile):
         if self.cache_limit_gb < 0:
             raise ValueError("Invalid distillation config: cache_limit_gb must be 0 or more, got "
                              f"{self.cache_limit_gb}")
+        if self.mixed_precision not in MIXED_PRECISION_CHOICES:
+            raise ValueError(f"Invalid distillation config: mixed_precision must be one of "
+                             f"{', '.join(MIXED_PRECISION_CHOICES)}, got {self.mixed_precision!r}")
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
         if not 0 <= self.ema_decay < 1:
@@ -205,7 +209,8 @@ class Distiller:
         if not resume:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision, log_with=trackers or None,
+        self.precision = training_precision(config.mixed_precision, PartialState().device)
+        self.accelerator = Accelerator(mixed_precision=self.precision, log_with=trackers or None,
                                        project_dir=str(self.output_dir))
         device = self.accelerator.device
         if not config.teacher:
@@ -421,9 +426,9 @@ class Distiller:
         if accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
         accelerator.init_trackers("distill")
-        logger.info("Distilling %s (%s) into ngf %d, %d residual block(s): %d steps at batch size %d",
-                    self.teacher_folder, ", ".join(self.directions), config.student.ngf, config.student.n_blocks,
-                    config.steps, config.batch_size, main_process_only=True)
+        logger.info("Distilling %s (%s) into ngf %d, %d residual block(s): %d steps at batch size %d, mixed "
+                    "precision %s", self.teacher_folder, ", ".join(self.directions), config.student.ngf,
+                    config.student.n_blocks, config.steps, config.batch_size, self.precision, main_process_only=True)
 
         metrics = self.output_dir / "metrics.jsonl"
         progress = tqdm(total=config.steps, initial=self.step, desc="distilling",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,17 +78,54 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     # auto: bf16 where the hardware runs it natively, else fp32 on CPU and fp16 on older GPUs.
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and _cpu_has_native_bf16():
+    if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
 
 
-def _cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (AVX-512 BF16 or AMX); elsewhere bf16 is emulated and slow."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+# Seconds per distillation step of the ngf 12 student at batch 16 on a 2-core AMD EPYC without
+# AVX-512: 0.133 in fp32 and 1.40 under bf16 autocast, where every bf16 operation is emulated.
+EMULATED_BF16_SLOWDOWN = 10
+
+
+def training_precision(requested: str, device: torch.device, *, native_bf16: bool | None = None) -> str:
+    """Return the Accelerate mixed-precision mode (``no``, ``bf16`` or ``fp16``) a run should use.
+
+    ``auto`` is bf16 on GPUs that support it and on CPUs with native bf16, else ``no``. ``no`` is
+    the default, so the choice of ``accelerate launch --mixed_precision`` (or of ``accelerate
+    config``), which reaches the script as ``ACCELERATE_MIXED_PRECISION``, applies in its place.
+    An explicit bf16 request on a CPU that emulates bf16 is kept, with a warning about its speed;
+    fp16 on a CPU raises ``ValueError``.
+    ``native_bf16`` overrides the check of this machine's CPU.
+    """
+    if requested == "no":
+        launcher = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
+        if launcher in ("bf16", "fp16"):
+            logger.info("Mixed precision %s, as accelerate launch sets it", launcher)
+            requested = launcher
+    if device.type == "cpu" and requested == "fp16":
+        raise ValueError("fp16 mixed precision needs a GPU. On a CPU use --mixed_precision auto, bf16 or no.")
+    if device.type == "cpu" and requested in ("auto", "bf16"):
+        native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
+        if requested == "auto":
+            return "bf16" if native else "no"
+        if not native:
+            logger.warning("This CPU has no native bf16 (neither AVX-512 BF16 nor AMX), so bf16 mixed precision is "
+                           "emulated and about %dx slower than fp32 here. Use --mixed_precision auto or no.",
+                           EMULATED_BF16_SLOWDOWN)
+        return requested
+    if requested == "auto":
+        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
+    return requested
 
 
 class ChannelsLastConv(torch.nn.Module):

@@ -5,8 +5,13 @@ from __future__ import annotations
 from translate.config import TrainConfig
 
 
-def training_model_card(config: TrainConfig, steps: int, evaluation: dict[str, float] | None = None) -> str:
-    """Describe a model exported by a training run: domains, data, architecture, recipe and scores."""
+def training_model_card(
+    config: TrainConfig, steps: int, evaluation: dict[str, float] | None = None, *, precision: str | None = None
+) -> str:
+    """Describe a model exported by a training run: domains, data, architecture, recipe and scores.
+
+    ``precision`` is the mixed precision the run used, where ``config`` says ``auto``.
+    """
     g = config.generator
     if config.ema_decay:
         weights = f"exponential moving average of the generator weights, decay {config.ema_decay}"
@@ -30,7 +35,7 @@ def training_model_card(config: TrainConfig, steps: int, evaluation: dict[str, f
         f"{config.crop_size} px square crops",
         f"- Generator: ResNet, ngf {g.ngf}, {g.n_blocks} residual blocks, dropout {g.use_dropout}",
         f"- Steps: {steps} at batch size {config.batch_size} per process, lr {config.lr} "
-        f"({config.decay_steps} decay steps), mixed precision {config.mixed_precision}",
+        f"({config.decay_steps} decay steps), mixed precision {precision or config.mixed_precision}",
         f"- Losses: {config.gan_mode} GAN, cycle weight {config.lambda_cycle}, identity weight "
         f"{config.lambda_identity} x cycle weight",
         f"- Weights: {weights}",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from accelerate.logging import get_logger
 from accelerate.utils import gather_object
 from torch.optim.lr_scheduler import LambdaLR
@@ -39,7 +39,7 @@ from translate.data import augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.evaluation import evaluate_paired, find_pairs
 from translate.image_io import ImageReadError
-from translate.inference import run_generator
+from translate.inference import run_generator, training_precision
 from translate.losses import ImagePool
 from translate.model_card import training_model_card
 from translate.networks import PatchDiscriminator, ResnetGenerator, count_parameters
@@ -107,13 +107,12 @@ class Trainer:
         if not resume:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
+        self.precision = training_precision(config.mixed_precision, PartialState().device)
         self.accelerator = Accelerator(
-            mixed_precision=config.mixed_precision,
+            mixed_precision=self.precision,
             log_with=trackers or None,
             project_dir=str(self.output_dir),
         )
-        if config.mixed_precision == "fp16" and self.accelerator.device.type == "cpu":
-            raise ValueError("fp16 mixed precision needs a GPU. On a CPU use --mixed_precision bf16 (or no).")
         self.step = 0
         self._scan_data()
 
@@ -419,7 +418,7 @@ class Trainer:
             folder, {"AtoB": G_AB, "BtoA": G_BA}, domain_a=config.domain_a, domain_b=config.domain_b,
             image_size=config.load_size,
             extra={"trained_steps": self.step, "package_version": __version__, "ema_decay": config.ema_decay},
-            model_card=training_model_card(config, self.step),
+            model_card=training_model_card(config, self.step, precision=self.precision),
         )
         return folder
 
@@ -429,7 +428,8 @@ class Trainer:
         lines = [
             f"Domain A ({config.domain_a}): {len(self.domain_A.images)} images in {self.domain_A.folder}",
             f"Domain B ({config.domain_b}): {len(self.domain_B.images)} images in {self.domain_B.folder}",
-            f"Processes: {accelerator.num_processes} on {accelerator.device}, mixed precision {config.mixed_precision}",
+            f"Processes: {accelerator.num_processes} on {accelerator.device}, mixed precision {self.precision}"
+            + (f" ({config.mixed_precision})" if config.mixed_precision == "auto" else ""),
             f"Batch size: {config.batch_size} per process, {config.batch_size * accelerator.num_processes} in all"
             + (f", {config.gradient_accumulation_steps} micro-batches per update: "
                f"{config.batch_size * accelerator.num_processes * config.gradient_accumulation_steps} images per update"
