@@ -153,6 +153,32 @@ def case_latency(repeats: int) -> dict:
     return {"rows": rows, "matmul_macs_per_s": throughput, "threads": torch.get_num_threads()}
 
 
+def case_fast(repeats: int) -> dict:
+    """The shipped best and fast models at 512x512 in the precision the app picks on this machine, and in fp32.
+
+    The latency case measures the same pair, but on a CPU without native bf16 it would also time
+    emulated bf16 autocast for minutes; this case is the quick check of the distillation targets.
+    """
+    import torch
+
+    from translate.flops import count_macs
+    from translate.image_io import to_tensor
+    from translate.inference import Translator
+
+    batch = to_tensor(photo_like(512, 512)).unsqueeze(0)
+    rows = []
+    for name, path in (("best", SHIPPED), ("fast", SHIPPED_FAST)):
+        ours = Translator(path, full_resolution=True, tiling="never")
+        exact = Translator(path, full_resolution=True, tiling="never", precision="fp32")
+        rows.append({
+            "model": name, "macs": count_macs(exact.generator, 512, 512),
+            "precision": ours.precision_description,
+            "ours_s": timed(partial(ours.translate_tensor, batch), repeats),
+            "fp32_s": timed(partial(exact.translate_tensor, batch), repeats),
+        })
+    return {"rows": rows, "threads": torch.get_num_threads()}
+
+
 def case_compile(repeats: int) -> dict:
     """torch.compile (inductor, frozen weights) of our network, ResNet-9 ngf 64 at 512x512: cost and gain."""
     import torch
@@ -394,7 +420,7 @@ def case_processes(repeats: int) -> dict:
 
 
 CASES = {"processes": case_processes, "latency": case_latency, "batch": case_batch, "train": case_train,
-         "tiling": case_tiling, "onnx": case_onnx, "compile": case_compile}
+         "tiling": case_tiling, "onnx": case_onnx, "compile": case_compile, "fast": case_fast}
 
 
 # ----------------------------------------------------------------------------- report
@@ -420,9 +446,11 @@ def machine() -> dict:
                 break
     except OSError:
         pass
+    from translate.inference import cpu_has_native_bf16
+
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (GPU figures not measured)"
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "gpu": gpu,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "native_bf16": cpu_has_native_bf16()}
 
 
 def spread(figure: dict, scale: float = 1.0, digits: int = 3) -> str:
@@ -433,7 +461,8 @@ def spread(figure: dict, scale: float = 1.0, digits: int = 3) -> str:
 def where(data: dict) -> str:
     """Name the machine that measured one section."""
     info = data.get("machine") or {}
-    return f"{info.get('cpu', 'an unrecorded CPU')} ({info.get('cores', '?')} cores)"
+    bf16 = {True: ", native bf16", False: ", no native bf16"}.get(info.get("native_bf16"), "")
+    return f"{info.get('cpu', 'an unrecorded CPU')} ({info.get('cores', '?')} cores{bf16})"
 
 
 def markdown(results: dict, info: dict) -> str:
@@ -587,6 +616,26 @@ def markdown(results: dict, info: dict) -> str:
     fast = fast_variant_summary(results)
     if fast:
         lines += fast
+    if "fast" in results:
+        data = results["fast"]
+        best, fast_row = data["rows"]
+        lines += [
+            "## Distilled fast variant in the app's precision (512x512)",
+            "",
+            f"Measured by `{data['command']}` on {where(data)}, {data['threads']} threads: both shipped models "
+            "through the `Translator`, in the precision it picks on that machine and in fp32.",
+            "",
+            "| | best (teacher) | fast (student) | ratio |",
+            "|---|---|---|---|",
+            f"| GMACs | {best['macs'] / 1e9:.1f} | {fast_row['macs'] / 1e9:.1f} | "
+            f"**{best['macs'] / fast_row['macs']:.2f}x fewer** |",
+            f"| auto precision ({best['precision']} / {fast_row['precision']}), s | {spread(best['ours_s'])} | "
+            f"{spread(fast_row['ours_s'])} | **{best['ours_s']['median'] / fast_row['ours_s']['median']:.2f}x "
+            "faster** |",
+            f"| fp32, s | {spread(best['fp32_s'])} | {spread(fast_row['fp32_s'])} | "
+            f"{best['fp32_s']['median'] / fast_row['fp32_s']['median']:.2f}x faster |",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from translate.inference import (
     low_precision_network,
     probe_image,
     resolve_precision,
+    run_generator,
 )
 from translate.networks import GeneratorConfig, ResnetBlock, ResnetGenerator
 from translate.weights import load_generator, read_model_info, save_weights
@@ -154,6 +155,25 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert translator.precision_name == "bf16"
     assert translator.precision_description == "bf16, first 10 layers fp32"
     assert Translator(REPO / "weights" / "emoji", precision="bf16").precision_description == "bf16"
+
+
+def test_fp32_on_cpu_runs_the_output_layer_channels_last(tmp_path):
+    torch.manual_seed(0)
+    generator = ResnetGenerator(GeneratorConfig(ngf=8, n_blocks=2)).eval()
+    save_weights(tmp_path / "m", {"AtoB": generator}, image_size=64)
+    translator = Translator(tmp_path / "m", precision="fp32", device="cpu")
+    wrapped = [layer for layer in translator.network.modules() if isinstance(layer, ChannelsLastConv)]
+    assert len(wrapped) == 1 and wrapped[0].conv.out_channels == 3
+    # Nothing copied: the wrapper runs the generator's own parameters.
+    shared = {id(p) for p in translator.generator.parameters()}
+    assert {id(p) for p in translator.network.parameters()} == shared
+    batch = torch.rand(2, 3, 40, 56) * 2 - 1
+    with torch.no_grad():
+        exact = run_generator(translator.generator, batch)
+    output = translator.translate_tensor(batch)
+    assert output.shape == (2, 3, 40, 56)
+    assert torch.allclose(output, exact, atol=1e-5)
+    assert translator.precision_description == "fp32"
 
 
 def test_low_precision_form_follows_probe():

@@ -133,6 +133,8 @@ class ChannelsLastConv(torch.nn.Module):
 
     oneDNN's bf16 kernels for a 7x7 convolution to 3 channels run 1.2-1.5x faster on channels-last
     input (measured on a 2-core AVX-512 BF16 CPU; the whole network is faster in the default layout).
+    In fp32 the gain is larger: 21.6 ms against 50.5 ms for the ngf 12 student's output layer at
+    512x512, conversions included, on a 2-core AMD EPYC without AVX-512.
     """
 
     def __init__(self, conv: torch.nn.Conv2d) -> None:
@@ -149,7 +151,9 @@ class MixedPrecisionGenerator(torch.nn.Module):
     ``exact_layers`` defaults to the layers before the first residual block. The fp32 layers are
     the generator's own modules (shared, not copied), and the later layers are a copy cast to
     ``dtype``, whose output convolution runs in channels-last. Input and output are float32. Load
-    new weights by building a new wrapper.
+    new weights by building a new wrapper. With ``dtype`` float32 nothing is copied: the wrapper is
+    then the generator with its output convolution in channels-last, which the ``Translator`` runs
+    on CPUs in fp32.
     """
 
     def __init__(self, generator: ResnetGenerator, dtype: torch.dtype, exact_layers: int | None = None) -> None:
@@ -162,7 +166,8 @@ class MixedPrecisionGenerator(torch.nn.Module):
         self.config = generator.config
         self.dtype = dtype
         self.exact = torch.nn.Sequential(*layers[:exact_layers])
-        self.fast = copy.deepcopy(torch.nn.Sequential(*layers[exact_layers:])).to(dtype)
+        later = torch.nn.Sequential(*layers[exact_layers:])
+        self.fast = later if dtype == torch.float32 else copy.deepcopy(later).to(dtype)
         for index, layer in enumerate(self.fast):
             if isinstance(layer, torch.nn.Conv2d) and layer.out_channels <= 4:
                 self.fast[index] = ChannelsLastConv(layer)
@@ -260,11 +265,13 @@ class Translator:
         self.info: ModelInfo = info
         self.direction = direction
         self.low_precision = resolve_precision(precision, self.device)
-        # The module that runs: the generator itself in fp32, else its mixed-precision wrapper.
-        self.network: torch.nn.Module = (
-            self.generator if self.low_precision is None
-            else low_precision_network(self.generator, self.low_precision)
-        )
+        # The module that runs: the mixed-precision wrapper, or in fp32 the generator itself, which on
+        # a CPU runs its output convolution in channels-last (the distilled emoji model 1.16x faster).
+        self.network: torch.nn.Module = self.generator
+        if self.low_precision is not None:
+            self.network = low_precision_network(self.generator, self.low_precision)
+        elif self.device.type == "cpu":
+            self.network = MixedPrecisionGenerator(self.generator, torch.float32, exact_layers=0).eval()
         self.full_resolution = full_resolution
         self.tiling = tiling
         self.limits = limits
