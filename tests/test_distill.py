@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -240,6 +241,8 @@ def test_compare_students_ranks_shapes(teacher, tmp_path):
     result = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "BtoA: 6 inputs, 3 held-out images" in result.stdout
+    mirror = re.search(r"mirrored back, are (\d+\.\d+) dB PSNR from its translations", result.stdout)
+    assert mirror and 0 < float(mirror.group(1)) < 100
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert [row["shape"] for row in rows] == ["4/1", "8/0"]
     teacher_macs = count_macs(ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)), 512, 512)
@@ -273,6 +276,7 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
         assert result.returncode == 2, name
         assert "Traceback" not in result.stderr, name
     assert "are not all square" in results["not square"].stderr
+    assert "Crop them to squares of one size" in results["not square"].stderr
     assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
     assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr
     assert "Invalid value '-1': give a number above 0" in results["negative lr"].stderr
