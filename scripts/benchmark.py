@@ -156,8 +156,8 @@ def case_latency(repeats: int) -> dict:
 def case_fast(repeats: int) -> dict:
     """The shipped best and fast models at 512x512 in the precision the app picks on this machine, and in fp32.
 
-    The latency case measures the same pair, but on a CPU without native bf16 it would also time
-    emulated bf16 autocast for minutes; this case is the quick check of the distillation targets.
+    The latency case measures the same pair. On a CPU without native bf16, it also spends minutes
+    timing emulated bf16 autocast, so this case is the quicker check of the distillation targets.
     """
     import torch
 

@@ -37,7 +37,7 @@ from translate.distill import (  # noqa: E402
 from translate.ema import EMA  # noqa: E402
 from translate.evaluation import score_images  # noqa: E402
 from translate.flops import count_macs  # noqa: E402
-from translate.inference import low_precision_network, resolve_precision  # noqa: E402
+from translate.inference import inference_network, resolve_precision  # noqa: E402
 from translate.models import resolve_model  # noqa: E402
 from translate.networks import GeneratorConfig, ResnetGenerator  # noqa: E402
 from translate.weights import load_generator, read_model_info  # noqa: E402
@@ -89,7 +89,7 @@ def psnr(generator: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 def latency_512(generator: ResnetGenerator, repeats: int = 5) -> float:
     """Return the median seconds of one 512x512 pass in the precision the ``Translator`` would pick on this machine."""
     dtype = resolve_precision("auto", torch.device("cpu"))
-    network = generator.eval() if dtype is None else low_precision_network(generator.eval(), dtype)
+    network = inference_network(generator.eval(), dtype)
     image = torch.rand(1, generator.config.in_channels, 512, 512) * 2 - 1
     network(image)
     times = []

@@ -157,13 +157,14 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert Translator(REPO / "weights" / "emoji", precision="bf16").precision_description == "bf16"
 
 
-def test_fp32_on_cpu_runs_the_output_layer_channels_last(tmp_path):
+def test_cpu_fp32_output_layer_channels_last(tmp_path):
     torch.manual_seed(0)
     generator = ResnetGenerator(GeneratorConfig(ngf=8, n_blocks=2)).eval()
     save_weights(tmp_path / "m", {"AtoB": generator}, image_size=64)
     translator = Translator(tmp_path / "m", precision="fp32", device="cpu")
     wrapped = [layer for layer in translator.network.modules() if isinstance(layer, ChannelsLastConv)]
-    assert len(wrapped) == 1 and wrapped[0].conv.out_channels == 3
+    assert len(wrapped) == 1
+    assert wrapped[0].conv.out_channels == 3
     # Nothing copied: the wrapper runs the generator's own parameters.
     shared = {id(p) for p in translator.generator.parameters()}
     assert {id(p) for p in translator.network.parameters()} == shared

@@ -10,7 +10,7 @@ def training_model_card(
 ) -> str:
     """Describe a model exported by a training run: domains, data, architecture, recipe and scores.
 
-    ``precision`` is the mixed precision the run used, where ``config`` says ``auto``.
+    ``precision`` is the mixed precision the run used, which differs from ``config`` for ``auto``.
     """
     g = config.generator
     if config.ema_decay:
