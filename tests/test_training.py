@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from accelerate.state import AcceleratorState
 
 from translate.checkpoint import architecture_differences, list_checkpoints, resolve_resume
 from translate.config import TrainConfig
-from translate.inference import cpu_has_native_bf16, training_precision
+from translate.inference import cpu_has_native_bf16, training_device, training_precision
 from translate.training import Trainer, linear_decay
 from translate.weights import load_generator
 
@@ -92,6 +93,13 @@ def test_new_run_refuses_a_folder_with_checkpoints(dataset, tmp_path):
         Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1))
     assert (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes() == before
     assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-00000002"]
+
+    # Without its checkpoints, the finished run's exported weights are still kept.
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    AcceleratorState._reset_state(True)
+    with pytest.raises(FileExistsError, match=r"already contains exported weights .* but no checkpoint to resume"):
+        Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1))
+    assert (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes() == before
 
 
 def test_resume_latest_without_checkpoint_is_explained(tmp_path):
@@ -176,6 +184,8 @@ def test_small_images_and_unbalanced_domains_are_logged(tmp_path, caplog):
 
 def test_training_precision_choices(monkeypatch, caplog):
     cpu = torch.device("cpu")
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "1")
+    assert training_device() == cpu
     monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
     assert training_precision("auto", cpu, native_bf16=True) == "bf16"
     assert training_precision("auto", cpu, native_bf16=False) == "no"

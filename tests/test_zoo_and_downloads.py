@@ -172,7 +172,9 @@ def test_pretrained_is_converted_and_matches_source(server, zoo_home, tmp_path):
     translator = Translator(folder, precision="fp32", full_resolution=True)
     with torch.no_grad():
         expected = source(tensor)
-    assert torch.equal(translator.translate_tensor(tensor), expected)
+        assert torch.equal(translator.generator(tensor), expected)
+    # On a CPU the Translator runs the output convolution in channels-last, which rounds differently.
+    assert torch.allclose(translator.translate_tensor(tensor), expected, atol=1e-5)
     assert translator(image).size == (64, 48)
 
     # A second request uses the converted folder without downloading again.

@@ -40,12 +40,21 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
 
 
 def check_new_run(output_dir: str | Path) -> None:
-    """Raise ``FileExistsError`` if ``output_dir`` contains checkpoints, so a new run never overwrites one."""
+    """Raise ``FileExistsError`` if ``output_dir`` contains checkpoints or exported weights.
+
+    A new run would overwrite both, so it needs a folder of its own.
+    """
     checkpoints = list_checkpoints(output_dir)
     if checkpoints:
         raise FileExistsError(
             f"{output_dir} already contains a run (newest checkpoint: {checkpoints[-1].name}). Continue it with "
             "--resume latest, or start a new run with another --output_dir."
+        )
+    weights = Path(output_dir) / "weights" / "config.json"
+    if weights.is_file():
+        raise FileExistsError(
+            f"{output_dir} already contains exported weights ({weights.parent}) but no checkpoint to resume. Start "
+            "the new run with another --output_dir, or move that weights folder elsewhere first."
         )
 
 

@@ -28,7 +28,7 @@ from typing import ClassVar
 import kornia
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from accelerate.logging import get_logger
 from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
@@ -40,7 +40,7 @@ from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
 from translate.image_io import list_images
-from translate.inference import training_precision
+from translate.inference import training_device, training_precision
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.training import StopRequest, agree_to_stop
@@ -209,7 +209,7 @@ class Distiller:
         if not resume:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
-        self.precision = training_precision(config.mixed_precision, PartialState().device)
+        self.precision = training_precision(config.mixed_precision, training_device())
         self.accelerator = Accelerator(mixed_precision=self.precision, log_with=trackers or None,
                                        project_dir=str(self.output_dir))
         device = self.accelerator.device

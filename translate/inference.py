@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from accelerate.utils import parse_flag_from_env
 from PIL import Image
 
 from translate.image_io import DEFAULT_LIMITS, ImageLimits, open_image, split_alpha, to_pil, to_tensor
@@ -95,6 +96,21 @@ def cpu_has_native_bf16() -> bool:
 # Seconds per distillation step of the ngf 12 student at batch 16 on a 2-core AMD EPYC without
 # AVX-512: 0.133 in fp32 and 1.40 under bf16 autocast, where every bf16 operation is emulated.
 EMULATED_BF16_SLOWDOWN = 10
+
+
+def training_device() -> torch.device:
+    """Return the kind of device Accelerate will train on, without creating its state.
+
+    Creating ``PartialState`` early would fix its settings before the ``Accelerator`` reads
+    ``ACCELERATE_USE_CPU``, which turns multi-process CPU launches into one process.
+    """
+    if parse_flag_from_env("ACCELERATE_USE_CPU"):
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def training_precision(requested: str, device: torch.device, *, native_bf16: bool | None = None) -> str:

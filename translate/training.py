@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from accelerate.logging import get_logger
 from accelerate.utils import gather_object
 from torch.optim.lr_scheduler import LambdaLR
@@ -39,7 +39,7 @@ from translate.data import augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.evaluation import evaluate_paired, find_pairs
 from translate.image_io import ImageReadError
-from translate.inference import run_generator, training_precision
+from translate.inference import run_generator, training_device, training_precision
 from translate.losses import ImagePool
 from translate.model_card import training_model_card
 from translate.networks import PatchDiscriminator, ResnetGenerator, count_parameters
@@ -107,7 +107,7 @@ class Trainer:
         if not resume:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
-        self.precision = training_precision(config.mixed_precision, PartialState().device)
+        self.precision = training_precision(config.mixed_precision, training_device())
         self.accelerator = Accelerator(
             mixed_precision=self.precision,
             log_with=trackers or None,
