@@ -154,7 +154,7 @@ def case_latency(repeats: int) -> dict:
 
 
 def case_fast(repeats: int) -> dict:
-    """The shipped best and fast models at 512x512 in the precision the app picks on this machine, and in fp32.
+    """Time the shipped best and fast models at 512x512 in the precision the app picks here, and in fp32.
 
     The latency case measures the same pair. On a CPU without native bf16, it also spends minutes
     timing emulated bf16 autocast, so this case is the quicker check of the distillation targets.
@@ -667,10 +667,21 @@ def fast_variant_summary(results: dict) -> list[str]:
     ]
 
 
+def positive_int(text: str) -> int:
+    """Parse a whole number of at least 1 for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: give a whole number of at least 1")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=sorted(CASES), action="append", help="run only these cases")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each figure, after one warm-up")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs of each figure, after one warm-up")
     parser.add_argument("--render-only", action="store_true",
                         help="time nothing: rewrite docs/benchmarks.md from docs/benchmarks.json, for example after "
                              "weights/emoji-fast/evaluation.json changed")

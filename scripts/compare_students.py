@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -144,6 +145,7 @@ def main() -> int:
     args = parser.parse_args()
 
     PartialState()  # the shared helpers log through Accelerate, which needs its state
+    logging.basicConfig(format="%(message)s", level=logging.INFO)  # for example the first non-square image
     try:
         teacher_folder = resolve_model(args.teacher)
         info = read_model_info(teacher_folder)
@@ -176,8 +178,8 @@ def main() -> int:
     test = build_teacher_cache(teacher, held_out, size=info.image_size, device=cpu, description="teacher, held-out")
     if cache is None or test is None:
         parser.error("The images are not all square, so the teacher's translations cannot be cached for this script. "
-                     "Crop them to squares of one size, or compare shapes with full cyclegan-distill runs, which "
-                     "run the teacher at every step.")
+                     "The first one is named above. Crop them to squares, or compare shapes with full "
+                     "cyclegan-distill runs, which run the teacher at every step.")
     test_targets = test.targets[:, 0].float()
     teacher_macs = count_macs(teacher, 512, 512)
     teacher_seconds = latency_512(teacher)

@@ -96,7 +96,9 @@ translation with the true counterpart (lower L1 and higher SSIM are better).
 
 {table}
 
-Distillation, {args.wall_minutes:.0f} minutes in all on this project's 2-core CPU with bf16 autocast:
+Distillation, {args.wall_minutes:.0f} minutes in all on a 2-core CPU with native bf16 (AVX-512
+BF16 or AMX), in bf16 autocast (`mixed_precision: auto` in the configs; without native bf16 it
+runs in fp32):
 
     cyclegan-distill --config configs/emoji-fast.yaml --data data/emoji --output_dir runs/emoji-fast
     cyclegan-distill --config configs/emoji-fast-finetune.yaml --data data/emoji --output_dir runs/emoji-fast2

@@ -94,6 +94,17 @@ def test_cache_fallbacks(teacher, tmp_path, caplog):
     assert all(torch.isfinite(v) for v in losses.values())
 
 
+def test_card_names_each_direction_cache(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    for index in range(6):  # non-square images in trainB: BtoA cannot be cached
+        draw_shapes(data / "trainB" / f"b{index:02d}.jpg", (40, 36), seed=100 + index)
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run", steps=2, decay_steps=1))
+    assert set(distiller.caches) == {"AtoB"}
+    card = (distiller.fit() / "README.md").read_text()
+    assert ("- Teacher outputs: computed once in fp32 for every image and its mirror image for AtoB, and at every "
+            "step for BtoA\n") in card
+
+
 def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     folder = Distiller(config_for(teacher, data, tmp_path / "run", steps=6, decay_steps=2)).fit()
@@ -113,6 +124,8 @@ def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
     card = (folder / "README.md").read_text()
     assert "fast variant" in card
     assert str(teacher) in card
+    assert "- Teacher outputs: computed once in fp32 for every image and its mirror image\n" in card
+    assert "exponential moving average\n  of the weights (decay 0.999), mixed precision fp32" in card
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert info.extra["last_losses"]["step"] == 6
     assert info.extra["last_losses"]["loss/AtoB_l1"] == last["loss/AtoB_l1"]
@@ -229,7 +242,7 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", cache_limit_gb=-1)
     with pytest.raises(ValueError, match="ema_decay must be at least 0 and below 1, got 1.5"):
         config_for(teacher, tmp_path, tmp_path / "run", ema_decay=1.5)
-    with pytest.raises(ValueError, match="mixed_precision must be one of no, auto, bf16, fp16, got 'fp8'"):
+    with pytest.raises(ValueError, match="mixed_precision must be one of no, fp32, auto, bf16, fp16, got 'fp8'"):
         config_for(teacher, tmp_path, tmp_path / "run", mixed_precision="fp8")
 
 
@@ -276,7 +289,8 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
         assert result.returncode == 2, name
         assert "Traceback" not in result.stderr, name
     assert "are not all square" in results["not square"].stderr
-    assert "Crop them to squares of one size" in results["not square"].stderr
+    assert "is not square" in results["not square"].stderr  # the file's name comes with it
+    assert "The first one is named above. Crop them to squares" in results["not square"].stderr
     assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
     assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr
     assert "Invalid value '-1': give a number above 0" in results["negative lr"].stderr

@@ -18,6 +18,7 @@ from translate.inference import (
     ChannelsLastConv,
     MixedPrecisionGenerator,
     Translator,
+    cpu_has_native_bf16,
     low_precision_network,
     probe_image,
     resolve_precision,
@@ -155,6 +156,14 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert translator.precision_name == "bf16"
     assert translator.precision_description == "bf16, first 10 layers fp32"
     assert Translator(REPO / "weights" / "emoji", precision="bf16").precision_description == "bf16"
+
+
+def test_emulated_bf16_is_warned(tmp_path, caplog):
+    save_weights(tmp_path / "m", {"AtoB": ResnetGenerator(GeneratorConfig(ngf=4, n_blocks=1))}, image_size=32)
+    with caplog.at_level("WARNING", logger="translate.inference"):
+        Translator(tmp_path / "m", precision="bf16", device="cpu")
+    warned = "--precision bf16 is emulated and several times slower than fp32" in caplog.text
+    assert warned == (not cpu_has_native_bf16())
 
 
 def test_cpu_fp32_output_layer_channels_last(tmp_path):

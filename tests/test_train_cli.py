@@ -96,8 +96,11 @@ def test_bf16_training_runs_on_cpu(dataset, tmp_path):
     completed = run_training(dataset, tmp_path / "run", "--steps", "2", "--decay_steps", "1",
                              launch_options=["--mixed_precision", "bf16"])
     assert "mixed precision bf16" in completed.stderr
-    assert ("bf16 mixed precision is emulated" in completed.stderr) == (not cpu_has_native_bf16())
+    emulated = "bf16 mixed precision (accelerate launch --mixed_precision bf16) is emulated"
+    assert (emulated in completed.stderr) == (not cpu_has_native_bf16())
     assert "mixed precision bf16" in (tmp_path / "run" / "weights" / "README.md").read_text()
+    # Saved with the run, so that a resume without the launcher's option keeps bf16.
+    assert "mixed_precision: bf16" in (tmp_path / "run" / "config.yaml").read_text()
     lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     losses = [line for line in lines if "loss/cycle_A" in line]
     assert len(losses) == 2

@@ -11,7 +11,7 @@ from accelerate.state import AcceleratorState
 
 from translate.checkpoint import architecture_differences, list_checkpoints, resolve_resume
 from translate.config import TrainConfig
-from translate.inference import cpu_has_native_bf16, training_device, training_precision
+from translate.inference import cpu_has_native_bf16, precision_label, training_device, training_precision
 from translate.training import Trainer, linear_decay
 from translate.weights import load_generator
 
@@ -162,7 +162,7 @@ def test_accumulation_matches_larger_batch(tmp_path):
 
 
 def test_fp16_on_cpu_is_explained(dataset, tmp_path):
-    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+    with pytest.raises(ValueError, match=r"fp16 mixed precision \(--mixed_precision fp16\) needs a GPU"):
         Trainer(tiny_config(dataset, tmp_path / "run", mixed_precision="fp16"))
 
 
@@ -197,15 +197,25 @@ def test_training_precision_choices(monkeypatch, caplog):
         assert not caplog.records
         assert training_precision("bf16", cpu, native_bf16=False) == "bf16"
     assert "emulated and about 10x slower than fp32" in caplog.text
-    assert "--mixed_precision auto or no" in caplog.text
+    assert "bf16 mixed precision (--mixed_precision bf16) is emulated" in caplog.text
+    assert "Use --mixed_precision auto or fp32" in caplog.text
 
     # accelerate launch --mixed_precision reaches the script as this variable; it applies where the
     # run's own setting is the default, no.
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
     assert training_precision("no", cpu, native_bf16=True) == "bf16"
     assert training_precision("auto", cpu, native_bf16=False) == "no"
+    assert training_precision("fp32", cpu, native_bf16=True) == "no"
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="translate.inference"):
+        training_precision("no", cpu, native_bf16=False)
+    assert "bf16 mixed precision (accelerate launch --mixed_precision bf16) is emulated" in caplog.text
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
-    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+    launcher_fp16 = r"fp16 mixed precision \(accelerate launch --mixed_precision fp16\) needs a GPU"
+    with pytest.raises(ValueError, match=launcher_fp16):
         training_precision("no", cpu)
-    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+    with pytest.raises(ValueError, match=r"fp16 mixed precision \(--mixed_precision fp16\) needs a GPU"):
         training_precision("fp16", cpu)
+    assert training_precision("fp32", cpu) == "no"
+    assert precision_label("no") == "fp32"
+    assert precision_label("bf16") == "bf16"

@@ -15,10 +15,10 @@ import yaml
 
 from translate.networks import DiscriminatorConfig, GeneratorConfig
 
-MIXED_PRECISION_CHOICES = ("no", "auto", "bf16", "fp16")
+MIXED_PRECISION_CHOICES = ("no", "fp32", "auto", "bf16", "fp16")
 MIXED_PRECISION_HELP = (
-    "no (fp32, or the choice of accelerate launch --mixed_precision), auto (bf16 where the GPU or CPU runs it "
-    "natively, else fp32), bf16 or fp16 (GPU only)"
+    "no (fp32, unless accelerate launch sets bf16 or fp16), fp32 (always), auto (bf16 where the GPU or CPU runs "
+    "it natively, else fp32), bf16, or fp16 (GPU only)"
 )
 GAN_MODES = ("lsgan", "vanilla")
 

@@ -40,7 +40,7 @@ from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
 from translate.image_io import list_images
-from translate.inference import training_device, training_precision
+from translate.inference import precision_label, training_device, training_precision
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.training import StopRequest, agree_to_stop
@@ -210,6 +210,8 @@ class Distiller:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
         self.precision = training_precision(config.mixed_precision, training_device())
+        if config.mixed_precision == "no" and self.precision != "no":
+            config.mixed_precision = self.precision  # the launcher's choice, saved so that a resume keeps it
         self.accelerator = Accelerator(mixed_precision=self.precision, log_with=trackers or None,
                                        project_dir=str(self.output_dir))
         device = self.accelerator.device
@@ -414,7 +416,8 @@ class Distiller:
         save_weights(folder, students, domain_a=info.domain_a, domain_b=info.domain_b, image_size=info.image_size,
                      variant="fast", extra=extra,
                      model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
-                                                     cached=bool(self.caches), input_split=self.input_split,
+                                                     cached=tuple(self.caches), input_split=self.input_split,
+                                                     precision=precision_label(self.precision),
                                                      last_losses=self.last_losses))
         for student in students.values():
             student.to(self.accelerator.device)
@@ -428,7 +431,9 @@ class Distiller:
         accelerator.init_trackers("distill")
         logger.info("Distilling %s (%s) into ngf %d, %d residual block(s): %d steps at batch size %d, mixed "
                     "precision %s", self.teacher_folder, ", ".join(self.directions), config.student.ngf,
-                    config.student.n_blocks, config.steps, config.batch_size, self.precision, main_process_only=True)
+                    config.student.n_blocks, config.steps, config.batch_size,
+                    precision_label(self.precision) + (" (auto)" if config.mixed_precision == "auto" else ""),
+                    main_process_only=True)
 
         metrics = self.output_dir / "metrics.jsonl"
         progress = tqdm(total=config.steps, initial=self.step, desc="distilling",
@@ -473,12 +478,20 @@ class Distiller:
 
 
 def distilled_model_card(
-    config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *, cached: bool = False,
-    input_split: dict[str, tuple[int, int]] | None = None, last_losses: dict[str, float] | None = None,
+    config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *,
+    cached: tuple[str, ...] = (), input_split: dict[str, tuple[int, int]] | None = None,
+    last_losses: dict[str, float] | None = None, precision: str = "fp32",
 ) -> str:
+    """Describe a distilled student; ``cached`` names the directions whose teacher outputs were cached."""
     s = config.student
-    targets = ("computed once in fp32 for every image and its mirror image" if cached
-               else "computed at every step")
+    once = "computed once in fp32 for every image and its mirror image"
+    every_step = [d for d in teacher.directions if d not in cached]
+    if not every_step:
+        targets = once
+    elif not cached:
+        targets = "computed at every step"
+    else:
+        targets = f"{once} for {', '.join(cached)}, and at every step for {', '.join(every_step)}"
     blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
     inputs = f"the images in trainA/ and trainB/ of `{config.data}`"
     if input_split:
@@ -514,7 +527,7 @@ Variant: **fast**. Directions: {", ".join(teacher.directions)}.
 - Inputs: {inputs}
 - Training: {steps} steps at batch size {config.batch_size}, L1 weight {config.lambda_l1} plus (1 - SSIM)
   weight {config.lambda_ssim} against the teacher's output, Adam lr {config.lr}, exponential moving average
-  of the weights (decay {config.ema_decay}){start}{losses}
+  of the weights (decay {config.ema_decay}), mixed precision {precision}{start}{losses}
 - Teacher outputs: {targets}
 - Working resolution: {teacher.image_size} px, as the teacher
 {data}"""

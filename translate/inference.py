@@ -116,32 +116,41 @@ def training_device() -> torch.device:
 def training_precision(requested: str, device: torch.device, *, native_bf16: bool | None = None) -> str:
     """Return the Accelerate mixed-precision mode (``no``, ``bf16`` or ``fp16``) a run should use.
 
-    ``auto`` is bf16 on GPUs that support it and on CPUs with native bf16, else ``no``. ``no`` is
-    the default, so the choice of ``accelerate launch --mixed_precision`` (or of ``accelerate
-    config``), which reaches the script as ``ACCELERATE_MIXED_PRECISION``, applies in its place.
-    An explicit bf16 request on a CPU that emulates bf16 is kept, with a warning about its speed;
-    fp16 on a CPU raises ``ValueError``.
+    ``auto`` is bf16 on GPUs that support it and on CPUs with native bf16, else fp32. ``fp32`` is
+    always fp32. ``no``, the default, is fp32 unless the run is started by ``accelerate launch``
+    with ``--mixed_precision bf16`` or ``fp16`` (or with that in ``accelerate config``), which
+    reaches the script as ``ACCELERATE_MIXED_PRECISION``. An explicit bf16 on a CPU that emulates
+    bf16 is kept, with a warning about its speed. fp16 on a CPU raises ``ValueError``.
     ``native_bf16`` overrides the check of this machine's CPU.
     """
+    source = "--mixed_precision"
     if requested == "no":
         launcher = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
         if launcher in ("bf16", "fp16"):
             logger.info("Mixed precision %s, as accelerate launch sets it", launcher)
-            requested = launcher
+            requested, source = launcher, "accelerate launch --mixed_precision"
+    if requested == "fp32":
+        return "no"
     if device.type == "cpu" and requested == "fp16":
-        raise ValueError("fp16 mixed precision needs a GPU. On a CPU use --mixed_precision auto, bf16 or no.")
+        raise ValueError(f"fp16 mixed precision ({source} fp16) needs a GPU. On a CPU use --mixed_precision auto, "
+                         "bf16 or fp32.")
     if device.type == "cpu" and requested in ("auto", "bf16"):
         native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
         if requested == "auto":
             return "bf16" if native else "no"
         if not native:
-            logger.warning("This CPU has no native bf16 (neither AVX-512 BF16 nor AMX), so bf16 mixed precision is "
-                           "emulated and about %dx slower than fp32 here. Use --mixed_precision auto or no.",
-                           EMULATED_BF16_SLOWDOWN)
+            logger.warning("This CPU has no native bf16 (neither AVX-512 BF16 nor AMX), so bf16 mixed precision (%s "
+                           "bf16) is emulated and about %dx slower than fp32 here. Use --mixed_precision auto or "
+                           "fp32.", source, EMULATED_BF16_SLOWDOWN)
         return requested
     if requested == "auto":
         return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
     return requested
+
+
+def precision_label(mode: str) -> str:
+    """Return the name of an Accelerate mixed-precision mode for logs and cards: ``fp32`` for ``no``."""
+    return "fp32" if mode == "no" else mode
 
 
 class ChannelsLastConv(torch.nn.Module):
@@ -295,6 +304,9 @@ class Translator:
         self.info: ModelInfo = info
         self.direction = direction
         self.low_precision = resolve_precision(precision, self.device)
+        if self.low_precision is torch.bfloat16 and self.device.type == "cpu" and not cpu_has_native_bf16():
+            logger.warning("This CPU has no native bf16 (neither AVX-512 BF16 nor AMX), so --precision bf16 is "
+                           "emulated and several times slower than fp32 here. Use --precision auto or fp32.")
         self.network: torch.nn.Module = inference_network(self.generator, self.low_precision)
         self.full_resolution = full_resolution
         self.tiling = tiling

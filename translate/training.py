@@ -39,7 +39,7 @@ from translate.data import augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.evaluation import evaluate_paired, find_pairs
 from translate.image_io import ImageReadError
-from translate.inference import run_generator, training_device, training_precision
+from translate.inference import precision_label, run_generator, training_device, training_precision
 from translate.losses import ImagePool
 from translate.model_card import training_model_card
 from translate.networks import PatchDiscriminator, ResnetGenerator, count_parameters
@@ -108,6 +108,8 @@ class Trainer:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
         self.precision = training_precision(config.mixed_precision, training_device())
+        if config.mixed_precision == "no" and self.precision != "no":
+            config.mixed_precision = self.precision  # the launcher's choice, saved so that a resume keeps it
         self.accelerator = Accelerator(
             mixed_precision=self.precision,
             log_with=trackers or None,
@@ -418,7 +420,7 @@ class Trainer:
             folder, {"AtoB": G_AB, "BtoA": G_BA}, domain_a=config.domain_a, domain_b=config.domain_b,
             image_size=config.load_size,
             extra={"trained_steps": self.step, "package_version": __version__, "ema_decay": config.ema_decay},
-            model_card=training_model_card(config, self.step, precision=self.precision),
+            model_card=training_model_card(config, self.step, precision=precision_label(self.precision)),
         )
         return folder
 
@@ -428,7 +430,8 @@ class Trainer:
         lines = [
             f"Domain A ({config.domain_a}): {len(self.domain_A.images)} images in {self.domain_A.folder}",
             f"Domain B ({config.domain_b}): {len(self.domain_B.images)} images in {self.domain_B.folder}",
-            f"Processes: {accelerator.num_processes} on {accelerator.device}, mixed precision {self.precision}"
+            f"Processes: {accelerator.num_processes} on {accelerator.device}, mixed precision "
+            f"{precision_label(self.precision)}"
             + (f" ({config.mixed_precision})" if config.mixed_precision == "auto" else ""),
             f"Batch size: {config.batch_size} per process, {config.batch_size * accelerator.num_processes} in all"
             + (f", {config.gradient_accumulation_steps} micro-batches per update: "
