@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def number_type(convert, valid, expected: str):
 
 
 positive = number_type(int, lambda value: value >= 1, "a whole number of at least 1")
-positive_float = number_type(float, lambda value: value > 0, "a number above 0")
+positive_float = number_type(float, lambda value: math.isfinite(value) and value > 0, "a finite number above 0")
 decay = number_type(float, lambda value: 0 <= value < 1, "a number from 0 up to, not including, 1")
 
 

@@ -271,6 +271,10 @@ def test_compare_students_ranks_shapes(teacher, tmp_path):
     zero = subprocess.run([*command[:-4], "--shape", "0/6"], cwd=REPO, env=subprocess_env(), capture_output=True,
                           text=True, timeout=120)
     assert "Invalid shape '0/6': GeneratorConfig.ngf must be at least 1, got 0" in zero.stderr
+    infinite = subprocess.run([*command, "--lr", "inf"], cwd=REPO, env=subprocess_env(), capture_output=True,
+                              text=True, timeout=120)
+    assert infinite.returncode == 2
+    assert "Invalid value 'inf': give a finite number above 0" in infinite.stderr
 
 
 def test_compare_students_explains_bad_input(teacher, tmp_path):
@@ -294,3 +298,16 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
     assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
     assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr
     assert "Invalid value '-1': give a number above 0" in results["negative lr"].stderr
+
+
+def test_train_resume_rejects_distillation(teacher, tmp_path, capsys):
+    from translate.cli.train import main as train_main
+
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    Distiller(config_for(teacher, data, tmp_path / "run", steps=2, decay_steps=1, checkpoint_every=1)).fit()
+    AcceleratorState._reset_state(True)
+    code = train_main(["--data", str(data), "--output_dir", str(tmp_path / "run"), "--resume", "latest"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "is a checkpoint of a cyclegan-distill run, not of cyclegan-train" in error
+    assert "Resume it with cyclegan-distill --resume latest" in error

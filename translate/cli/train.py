@@ -49,6 +49,13 @@ def resumed_config(args: argparse.Namespace, config_class=None, program: str = "
         output_dir = config_class.from_file(args.config).output_dir
     folder = resolve_resume(args.resume, output_dir or config_class().output_dir)
     saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)["config"]
+    # A training run's config has a discriminator and a distillation's a teacher: each command
+    # resumes only its own kind of run.
+    other = {"cyclegan-train": ("teacher", "cyclegan-distill"), "cyclegan-distill": ("discriminator", "cyclegan-train")}
+    marker, owner = other.get(program, (None, None))
+    if marker in saved:
+        raise ValueError(f"{folder} is a checkpoint of a {owner} run, not of {program}. Resume it with {owner} "
+                         "--resume latest, or give this run another --output_dir.")
     config = config_from_args(args, config_class, base=saved)
     flat_saved, flat_now = flatten(saved), flatten(config.to_dict())
     for key in sorted(flat_now):
