@@ -254,8 +254,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the CycleGAN translation app.")
     parser.add_argument("--model", default=None,
                         help="model shown first: weights folder, shipped or pretrained name, or Hub id")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to serve on (default: $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 for every "
+                             "interface)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                        help="port to serve on (default: $GRADIO_SERVER_PORT or 7860)")
     args, _ = parser.parse_known_args()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
 
