@@ -297,7 +297,7 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
     assert "The first one is named above. Crop them to squares" in results["not square"].stderr
     assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
     assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr
-    assert "Invalid value '-1': give a number above 0" in results["negative lr"].stderr
+    assert "Invalid value '-1': give a finite number above 0" in results["negative lr"].stderr
 
 
 def test_train_resume_rejects_distillation(teacher, tmp_path, capsys):
