@@ -73,13 +73,13 @@ def test_twenty_concurrent_visitors_all_get_their_results(app_url, tmp_path):
         jobs = [client.submit(handle_file(str(path)), model, "AtoB", "Full resolution", api_name="/translate")
                 for path in paths]
         results = []
-        for path, job in zip(paths, jobs):
+        for path, job in zip(paths, jobs, strict=True):
             try:
                 result = job.result(timeout=300)
             except concurrent.futures.CancelledError:
                 # NOTE: gradio_client's shared event stream can mark a job cancelled after the server
                 # has already queued its successful result (seen once on a loaded 2-core CPU), so
-                # that visitor asks again, as a browser would.
+                # that visitor submits the image again, as a browser would.
                 result = client.predict(handle_file(str(path)), model, "AtoB", "Full resolution",
                                         api_name="/translate")
             with Image.open(result) as output:
