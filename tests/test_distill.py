@@ -94,7 +94,7 @@ def test_cache_fallbacks(teacher, tmp_path, caplog):
     assert all(torch.isfinite(v) for v in losses.values())
 
 
-def test_card_names_each_direction_cache(teacher, tmp_path):
+def test_card_per_direction_caching(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     for index in range(6):  # non-square images in trainB: BtoA cannot be cached
         draw_shapes(data / "trainB" / f"b{index:02d}.jpg", (40, 36), seed=100 + index)
@@ -293,7 +293,7 @@ def test_compare_students_explains_bad_input(teacher, tmp_path):
         assert result.returncode == 2, name
         assert "Traceback" not in result.stderr, name
     assert "are not all square" in results["not square"].stderr
-    assert "is not square" in results["not square"].stderr  # the file's name comes with it
+    assert "is not square" in results["not square"].stderr  # the log line names the file
     assert "The first one is named above. Crop them to squares" in results["not square"].stderr
     assert f"Cannot load the teacher {tmp_path / 'none'}" in results["no teacher"].stderr
     assert "Invalid value '0': give a whole number of at least 1" in results["zero steps"].stderr

@@ -158,7 +158,7 @@ def test_mixed_precision_keeps_the_first_layers_exact(tmp_path):
     assert Translator(REPO / "weights" / "emoji", precision="bf16").precision_description == "bf16"
 
 
-def test_emulated_bf16_is_warned(tmp_path, caplog):
+def test_emulated_bf16_warning(tmp_path, caplog):
     save_weights(tmp_path / "m", {"AtoB": ResnetGenerator(GeneratorConfig(ngf=4, n_blocks=1))}, image_size=32)
     with caplog.at_level("WARNING", logger="translate.inference"):
         Translator(tmp_path / "m", precision="bf16", device="cpu")

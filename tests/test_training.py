@@ -11,8 +11,8 @@ from accelerate.state import AcceleratorState
 
 from translate.checkpoint import architecture_differences, list_checkpoints, resolve_resume
 from translate.config import TrainConfig
-from translate.inference import cpu_has_native_bf16, precision_label, training_device, training_precision
-from translate.training import Trainer, linear_decay
+from translate.inference import cpu_has_native_bf16
+from translate.training import Trainer, linear_decay, precision_label, training_device, training_precision
 from translate.weights import load_generator
 
 
@@ -192,7 +192,7 @@ def test_training_precision_choices(monkeypatch, caplog):
     assert training_precision("auto", cpu) == ("bf16" if cpu_has_native_bf16() else "no")
     assert training_precision("no", cpu) == "no"
 
-    with caplog.at_level("WARNING", logger="translate.inference"):
+    with caplog.at_level("WARNING", logger="translate.training"):
         assert training_precision("bf16", cpu, native_bf16=True) == "bf16"
         assert not caplog.records
         assert training_precision("bf16", cpu, native_bf16=False) == "bf16"
@@ -207,7 +207,7 @@ def test_training_precision_choices(monkeypatch, caplog):
     assert training_precision("auto", cpu, native_bf16=False) == "no"
     assert training_precision("fp32", cpu, native_bf16=True) == "no"
     caplog.clear()
-    with caplog.at_level("WARNING", logger="translate.inference"):
+    with caplog.at_level("WARNING", logger="translate.training"):
         training_precision("no", cpu, native_bf16=False)
     assert "bf16 mixed precision (accelerate launch --mixed_precision bf16) is emulated" in caplog.text
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
@@ -219,3 +219,4 @@ def test_training_precision_choices(monkeypatch, caplog):
     assert training_precision("fp32", cpu) == "no"
     assert precision_label("no") == "fp32"
     assert precision_label("bf16") == "bf16"
+    assert precision_label("bf16", "auto") == "bf16 (auto)"

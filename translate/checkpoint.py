@@ -65,7 +65,7 @@ def resolve_resume(resume: str, output_dir: str | Path) -> Path:
         if not checkpoints:
             raise FileNotFoundError(
                 f"No complete checkpoint under {checkpoint_root(output_dir)}. Check the run folder "
-                "(--output_dir), or start a new run without --resume in a folder that holds no earlier run."
+                "(--output_dir), or start a new run without --resume in a folder that contains no earlier run."
             )
         return checkpoints[-1]
     path = Path(resume)

@@ -40,10 +40,9 @@ from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
 from translate.image_io import list_images
-from translate.inference import precision_label, training_device, training_precision
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
-from translate.training import StopRequest, agree_to_stop
+from translate.training import StopRequest, agree_to_stop, precision_label, run_precision
 from translate.weights import load_generator, read_model_info, save_weights
 
 logger = get_logger(__name__)
@@ -209,9 +208,7 @@ class Distiller:
         if not resume:
             check_new_run(self.output_dir)
         trackers = [t.strip() for t in config.trackers.split(",") if t.strip() and t.strip() != "none"]
-        self.precision = training_precision(config.mixed_precision, training_device())
-        if config.mixed_precision == "no" and self.precision != "no":
-            config.mixed_precision = self.precision  # the launcher's choice, saved so that a resume keeps it
+        self.precision = run_precision(config)
         self.accelerator = Accelerator(mixed_precision=self.precision, log_with=trackers or None,
                                        project_dir=str(self.output_dir))
         device = self.accelerator.device
@@ -432,7 +429,7 @@ class Distiller:
         logger.info("Distilling %s (%s) into ngf %d, %d residual block(s): %d steps at batch size %d, mixed "
                     "precision %s", self.teacher_folder, ", ".join(self.directions), config.student.ngf,
                     config.student.n_blocks, config.steps, config.batch_size,
-                    precision_label(self.precision) + (" (auto)" if config.mixed_precision == "auto" else ""),
+                    precision_label(self.precision, config.mixed_precision),
                     main_process_only=True)
 
         metrics = self.output_dir / "metrics.jsonl"

@@ -19,8 +19,8 @@ at 512x512. ``scripts/benchmark.py`` measures both speed and faithfulness.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate.utils import parse_flag_from_env
 from PIL import Image
 
 from translate.image_io import DEFAULT_LIMITS, ImageLimits, open_image, split_alpha, to_pil, to_tensor
@@ -84,6 +83,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return None
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """Return whether this CPU has bf16 instructions (AVX-512 BF16 or AMX). Elsewhere bf16 is emulated and slow."""
     try:
@@ -91,66 +91,6 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-# Seconds per distillation step of the ngf 12 student at batch 16 on a 2-core AMD EPYC without
-# AVX-512: 0.133 in fp32 and 1.40 under bf16 autocast, where every bf16 operation is emulated.
-EMULATED_BF16_SLOWDOWN = 10
-
-
-def training_device() -> torch.device:
-    """Return the kind of device Accelerate will train on, without creating its state.
-
-    Creating ``PartialState`` early would fix its settings before the ``Accelerator`` reads
-    ``ACCELERATE_USE_CPU``, which turns multi-process CPU launches into one process.
-    """
-    if parse_flag_from_env("ACCELERATE_USE_CPU"):
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def training_precision(requested: str, device: torch.device, *, native_bf16: bool | None = None) -> str:
-    """Return the Accelerate mixed-precision mode (``no``, ``bf16`` or ``fp16``) a run should use.
-
-    ``auto`` is bf16 on GPUs that support it and on CPUs with native bf16, else fp32. ``fp32`` is
-    always fp32. ``no``, the default, is fp32 unless the run is started by ``accelerate launch``
-    with ``--mixed_precision bf16`` or ``fp16`` (or with that in ``accelerate config``), which
-    reaches the script as ``ACCELERATE_MIXED_PRECISION``. An explicit bf16 on a CPU that emulates
-    bf16 is kept, with a warning about its speed. fp16 on a CPU raises ``ValueError``.
-    ``native_bf16`` overrides the check of this machine's CPU.
-    """
-    source = "--mixed_precision"
-    if requested == "no":
-        launcher = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
-        if launcher in ("bf16", "fp16"):
-            logger.info("Mixed precision %s, as accelerate launch sets it", launcher)
-            requested, source = launcher, "accelerate launch --mixed_precision"
-    if requested == "fp32":
-        return "no"
-    if device.type == "cpu" and requested == "fp16":
-        raise ValueError(f"fp16 mixed precision ({source} fp16) needs a GPU. On a CPU use --mixed_precision auto, "
-                         "bf16 or fp32.")
-    if device.type == "cpu" and requested in ("auto", "bf16"):
-        native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
-        if requested == "auto":
-            return "bf16" if native else "no"
-        if not native:
-            logger.warning("This CPU has no native bf16 (neither AVX-512 BF16 nor AMX), so bf16 mixed precision (%s "
-                           "bf16) is emulated and about %dx slower than fp32 here. Use --mixed_precision auto or "
-                           "fp32.", source, EMULATED_BF16_SLOWDOWN)
-        return requested
-    if requested == "auto":
-        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
-    return requested
-
-
-def precision_label(mode: str) -> str:
-    """Return the name of an Accelerate mixed-precision mode for logs and cards: ``fp32`` for ``no``."""
-    return "fp32" if mode == "no" else mode
 
 
 class ChannelsLastConv(torch.nn.Module):
