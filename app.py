@@ -143,9 +143,12 @@ def model_summary(model: str) -> str:
     except (FileNotFoundError, ValueError) as error:
         return f"**{model}**: could not be read ({error})."
     directions = " and ".join(info.describe(d) for d in info.directions)
+    kind = "faster, distilled" if info.variant == "fast" else "full generator"
+    if info.mirror_average:
+        kind += ", averaged with its translation of the mirror image"
     parts = [
         f"**{info.domain_a} ↔ {info.domain_b}**" if len(info.directions) == 2 else f"**{directions}**",
-        f"variant: **{info.variant}** ({'faster, distilled' if info.variant == 'fast' else 'full generator'})",
+        f"variant: **{info.variant}** ({kind})",
         f"working resolution: {info.image_size} px",
     ]
     for key, label in (("training_data", "training data"), ("license", "licence")):

@@ -142,7 +142,7 @@ def main() -> int:
     parser.add_argument("--ema-decay", type=decay, default=0.995, help="lower than a full run's, for short runs")
     parser.add_argument("--output", type=Path, help="append one JSON line per shape to this file: shape, held-out "
                         "PSNR against the teacher (psnr_held_out), PSNR on as many training inputs (psnr_inputs), "
-                        "macs_ratio and speed_ratio (teacher / student at 512x512) and train_seconds")
+                        "macs_ratio and speed_ratio (one teacher pass / student at 512x512) and train_seconds")
     args = parser.parse_args()
 
     PartialState()  # the shared helpers log through Accelerate, which needs its state
@@ -175,21 +175,26 @@ def main() -> int:
         if not images:
             parser.error(f"No readable images in {args.data / folder}: the comparison needs inputs and held-out images")
     cpu = torch.device("cpu")
-    cache = build_teacher_cache(teacher, files, size=info.image_size, device=cpu, description="teacher, inputs")
+    cache = build_teacher_cache(teacher, files, size=info.image_size, device=cpu, description="teacher, inputs",
+                                mirror_average=info.mirror_average)
     test = build_teacher_cache(teacher, held_out, size=info.image_size, device=cpu, description="teacher, held-out")
     if cache is None or test is None:
         parser.error("The images are not all square, so the teacher's translations cannot be cached for this script. "
                      "The first one is named above. Crop them to squares, or compare shapes with full "
                      "cyclegan-distill runs, which run the teacher at every step.")
     test_targets = test.targets[:, 0].float()
+    if info.mirror_average:  # the teacher's output is the average of both orientations, as in the Translator
+        test_targets = (test_targets + test.targets[:, 1].float().flip(-1)) / 2
     teacher_macs = count_macs(teacher, 512, 512)
     teacher_seconds = latency_512(teacher)
     # How far the teacher is from commuting with a mirror flip: its translation of each mirrored
     # held-out image, mirrored back, against its translation of the image itself.
-    mirror_psnr = score_images(list(test_targets), list(test.targets[:, 1].float().flip(-1))).psnr
+    mirror_psnr = score_images(list(test.targets[:, 0].float()), list(test.targets[:, 1].float().flip(-1))).psnr
     print(f"{args.direction}: {len(cache)} inputs, {len(test)} held-out images; teacher {teacher_macs / 1e9:.1f} "
           f"GMACs, {teacher_seconds:.3f} s at 512x512; its translations of the mirrored held-out images, mirrored "
-          f"back, are {mirror_psnr:.2f} dB PSNR from its translations of the images", flush=True)
+          f"back, are {mirror_psnr:.2f} dB PSNR from its translations of the images"
+          + ("; the students learn the average of the two (mirror_average)" if info.mirror_average else ""),
+          flush=True)
 
     for shape in args.shape:
         torch.manual_seed(config.seed)

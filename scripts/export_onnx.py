@@ -26,7 +26,12 @@ def main() -> int:
 
     try:
         folder = resolve_model(args.model)
-        for direction in read_model_info(folder).directions:
+        info = read_model_info(folder)
+        if info.mirror_average:
+            print(f"Note: {folder} averages each translation with that of the mirror image (mirror_average in its "
+                  "config.json). Each ONNX file holds one pass: to match the model, run it on the image and on "
+                  "the mirrored image, mirror that output back and average the two.")
+        for direction in info.directions:
             generator, _ = load_generator(folder, direction)
             path = export_onnx(generator, args.output / f"{direction}.onnx", opset=args.opset)
             difference = onnx_max_difference(path, generator, [(64, 64), (96, 128)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -135,3 +136,21 @@ def test_single_file_input_is_explained(photos, weights, tmp_path):
     assert completed.returncode == 2
     assert "is a file; the converter takes a folder" in completed.stderr
     assert "Model:" not in completed.stderr, "paths are checked before the model loads"
+
+
+def test_mirror_average_option(weights, tmp_path):
+    root = tmp_path / "clean"
+    draw_shapes(root / "a.png", (40, 28), 0)
+    results = {}
+    for choice in ("off", "on"):
+        completed = convert(root, tmp_path / choice, "--model", weights, "--mirror-average", choice, "--quiet")
+        assert completed.returncode == 0, completed.stderr
+        assert ("averaged with the mirror image" in completed.stderr) == (choice == "on")
+        results[choice] = np.asarray(Image.open(tmp_path / choice / "a.png"), dtype=np.float64)
+    # The model's own setting (off) is the default, and averaging changes the output.
+    completed = convert(root, tmp_path / "auto", "--model", weights, "--quiet")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "auto" / "a.png"), dtype=np.float64), results["off"])
+    assert np.abs(results["on"] - results["off"]).mean() > 1.0
+    completed = convert(root, tmp_path / "bad", "--model", weights, "--mirror-average", "yes")
+    assert completed.returncode == 2
+    assert "--mirror-average: invalid choice: 'yes'" in completed.stderr

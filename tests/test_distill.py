@@ -311,3 +311,34 @@ def test_train_resume_rejects_distillation(teacher, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "is a checkpoint of a cyclegan-distill run, not of cyclegan-train" in error
     assert "Resume it with cyclegan-distill --resume latest" in error
+
+
+@pytest.mark.parametrize("cache_teacher", [True, False])
+def test_mirror_averaging_teacher_targets(teacher, tmp_path, cache_teacher):
+    config_path = teacher / "config.json"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "mirror_average": True}))
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run", steps=2, decay_steps=1,
+                                     cache_teacher=cache_teacher))
+    network = load_generator(teacher, "AtoB")[0].eval()
+
+    def averaged(images):
+        with torch.no_grad():
+            return (network(images) + network(images.flip(-1)).flip(-1)) / 2
+
+    if cache_teacher:
+        cache = distiller.caches["AtoB"]
+        assert torch.allclose(cache.targets[:, 0].float(), averaged(cache.inputs), atol=2e-3)
+        assert torch.equal(cache.targets[:, 1], cache.targets[:, 0].flip(-1))
+        real, target = cache.sample(16, torch.Generator().manual_seed(1), flip=True)
+        assert torch.allclose(target, averaged(real), atol=2e-3)
+    else:
+        # Without a cache the teacher runs at every step, in both orientations.
+        real = torch.rand(2, 3, 32, 32) * 2 - 1
+        assert torch.allclose(distiller.teacher_output("AtoB", real), averaged(real), atol=1e-5)
+        with torch.no_grad():
+            assert float((averaged(real) - network(real)).abs().mean()) > 0.01
+    folder = distiller.fit()
+    assert read_model_info(folder).extra["teacher_mirror_average"] is True
+    assert not read_model_info(folder).mirror_average  # the student runs one pass
+    assert "the student learns that average in a single pass" in (folder / "README.md").read_text()

@@ -293,3 +293,44 @@ def test_repository_paths_are_not_hub_ids():
     assert not is_repo_id("runs/horse2zebra")
     assert not is_repo_id("./someone/model")
     assert is_repo_id("someone/horse2zebra-cyclegan")
+
+
+def test_mirror_average_is_symmetric(weights):
+    image = torch.rand(1, 3, 36, 44) * 2 - 1
+    plain = Translator(weights, precision="fp32")
+    averaged = Translator(weights, precision="fp32", mirror_average=True)
+    assert not plain.mirror_average
+    assert averaged.mirror_average
+    one, mirrored = plain.translate_tensor(image), plain.translate_tensor(image.flip(-1))
+    output = averaged.translate_tensor(image)
+    # The average of both orientations: the same for an image and its mirror image, mirrored back.
+    assert torch.allclose(output, (one + mirrored.flip(-1)) / 2, atol=1e-5)
+    assert torch.allclose(averaged.translate_tensor(image.flip(-1)).flip(-1), output, atol=1e-5)
+    # A random generator is far from symmetric, so the average differs from one pass.
+    assert float((output - one).abs().mean()) > 0.01
+
+
+def test_mirror_average_follows_the_config(weights):
+    config_path = weights / "config.json"
+    values = json.loads(config_path.read_text())
+    values["mirror_average"] = True
+    config_path.write_text(json.dumps(values))
+    assert read_model_info(weights).mirror_average
+    assert Translator(weights).mirror_average
+    assert not Translator(weights, mirror_average=False).mirror_average
+    values["mirror_average"] = "yes"
+    config_path.write_text(json.dumps(values))
+    with pytest.raises(ValueError, match=r"config\.json: mirror_average must be true or false, got 'yes'"):
+        read_model_info(weights)
+
+
+def test_mirror_average_in_tiles_matches_whole_image(weights):
+    image = torch.rand(1, 3, 96, 128) * 2 - 1
+    whole = Translator(weights, precision="fp32", full_resolution=True, tiling="never", mirror_average=True)
+    tiled = Translator(weights, precision="fp32", full_resolution=True, tiling="always", tile_size=64,
+                       tile_overlap=16, mirror_average=True)
+    expected = whole.run(image)
+    # The two passes replay their own recorded norm statistics, so the tiles match the whole image.
+    assert float((tiled.run(image) - expected).abs().mean() * 127.5) < 2.0
+    one_pass = Translator(weights, precision="fp32", full_resolution=True, tiling="never").run(image)
+    assert float((one_pass - expected).abs().mean() * 127.5) > 2.0

@@ -25,10 +25,12 @@ def test_export_matches_pytorch_at_several_sizes(tmp_path):
 def test_export_script_writes_each_direction(tmp_path):
     torch.manual_seed(0)
     config = GeneratorConfig(ngf=4, n_blocks=1)
-    save_weights(tmp_path / "model", {"AtoB": ResnetGenerator(config), "BtoA": ResnetGenerator(config)})
+    save_weights(tmp_path / "model", {"AtoB": ResnetGenerator(config), "BtoA": ResnetGenerator(config)},
+                 extra={"mirror_average": True})
     completed = subprocess.run([PYTHON, "scripts/export_onnx.py", "--model", str(tmp_path / "model"), "--output",
                                 str(tmp_path / "onnx")], cwd=REPO, env=subprocess_env(), capture_output=True,
                                text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["AtoB.onnx", "BtoA.onnx"]
     assert "max difference" in completed.stdout
+    assert "Each ONNX file holds one pass" in completed.stdout  # the model averages two

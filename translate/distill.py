@@ -160,9 +160,12 @@ def cache_bytes(count: int, size: int) -> int:
 @torch.no_grad()
 def build_teacher_cache(
     teacher: torch.nn.Module, files: list, *, size: int, device: torch.device, description: str,
-    batch_size: int = 32, show_progress: bool = True,
+    batch_size: int = 32, show_progress: bool = True, mirror_average: bool = False,
 ) -> TeacherCache | None:
     """Translate every file and its mirror image with ``teacher`` in fp32; ``None`` if any image is not square.
+
+    With ``mirror_average`` the target for both is the average of the two translations (the
+    mirrored one mirrored back), as ``MirrorAveraged`` computes it, at no extra cost.
 
     A non-square image would be randomly cropped after resizing, and a cached translation of
     one crop would not match the others, so such datasets run the teacher at every step.
@@ -184,8 +187,12 @@ def build_teacher_cache(
     for start in tqdm(range(0, len(inputs), batch_size), desc=description, disable=not show_progress,
                       dynamic_ncols=True):
         chunk = inputs[start : start + batch_size]
-        targets[start : start + batch_size, 0] = teacher(chunk).to(torch.float16)
-        targets[start : start + batch_size, 1] = teacher(chunk.flip(-1)).to(torch.float16)
+        plain, mirrored = teacher(chunk), teacher(chunk.flip(-1))
+        if mirror_average:
+            plain = (plain + mirrored.flip(-1)) / 2
+            mirrored = plain.flip(-1)
+        targets[start : start + batch_size, 0] = plain.to(torch.float16)
+        targets[start : start + batch_size, 1] = mirrored.to(torch.float16)
     return TeacherCache(inputs, targets)
 
 
@@ -224,6 +231,9 @@ class Distiller:
         self.directions = list(self.teacher_info.directions)
         self.teachers = {d: load_generator(self.teacher_folder, d)[0].to(device).eval().requires_grad_(False)
                          for d in self.directions}
+        if self.teacher_info.mirror_average:
+            logger.info("The teacher averages each translation with that of the mirror image (mirror_average in "
+                        "its config.json), so the students learn that average", main_process_only=True)
 
         torch.manual_seed(config.seed)
         students = {d: ResnetGenerator(config.student) for d in self.directions}
@@ -323,7 +333,8 @@ class Distiller:
         started = time.perf_counter()
         cache = build_teacher_cache(self.teachers[direction], shard, size=self.crop_size, device=accelerator.device,
                                     description=f"teacher {direction}",
-                                    show_progress=accelerator.is_main_process)
+                                    show_progress=accelerator.is_main_process,
+                                    mirror_average=self.teacher_info.mirror_average)
         if cache is not None:
             logger.info("%s: cached the teacher's translations of %d images and their mirrors (%.0f MiB) in %.0f s",
                         direction, len(cache), needed / 2**20, time.perf_counter() - started,
@@ -344,6 +355,16 @@ class Distiller:
         self.step = int(state["step"])
         logger.info("Resumed from %s at step %d", folder, self.step, main_process_only=True)
 
+    @torch.no_grad()
+    def teacher_output(self, direction: str, real: torch.Tensor) -> torch.Tensor:
+        """Translate ``real`` with the teacher in the run's precision, mirror-averaged if the teacher averages."""
+        teacher = self.teachers[direction]
+        with self.accelerator.autocast():
+            target = teacher(real).float()
+            if self.teacher_info.mirror_average:
+                target = (target + teacher(real.flip(-1)).float().flip(-1)) / 2
+        return target
+
     def train_step(self) -> dict[str, torch.Tensor]:
         """One update of every student on a batch of its teacher's translations; returns the losses."""
         config, accelerator = self.config, self.accelerator
@@ -358,8 +379,7 @@ class Distiller:
             else:
                 real = augment(next(self.loaders[direction]), load_size=self.load_size, crop_size=self.crop_size,
                                flip=config.flip, generator=generator, device=accelerator.device)
-                with torch.no_grad(), accelerator.autocast():
-                    target = self.teachers[direction](real).float()
+                target = self.teacher_output(direction, real)
             with accelerator.autocast():
                 output = self.students[direction](real)
             losses = distillation_losses(output, target, config)
@@ -402,6 +422,8 @@ class Distiller:
             "teacher": str(self.config.teacher), "trained_steps": self.step, "package_version": __version__,
             "macs_512": student_macs, "teacher_macs_512": teacher_macs, "inputs": self.input_counts,
         }
+        if info.mirror_average:
+            extra["teacher_mirror_average"] = True
         if self.config.init_from:
             extra["init_from"] = self.config.init_from
         if self.last_losses:
@@ -489,6 +511,9 @@ def distilled_model_card(
         targets = "computed at every step"
     else:
         targets = f"{once} for {', '.join(cached)}, and at every step for {', '.join(every_step)}"
+    if teacher.mirror_average:
+        targets += (". The teacher averages its translations of each image and of the mirror image (mirrored "
+                    "back), and the student learns that average in a single pass")
     blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
     inputs = f"the images in trainA/ and trainB/ of `{config.data}`"
     if input_split:

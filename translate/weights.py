@@ -53,6 +53,15 @@ class ModelInfo:
             **self.extra,
         }
 
+    @property
+    def mirror_average(self) -> bool:
+        """Whether the model's output is the average of its translations of the image and of its mirror image.
+
+        Set by ``"mirror_average": true`` in ``config.json``. The ``Translator`` then runs the
+        generator twice per image; a distillation from such a teacher learns the averaged output.
+        """
+        return bool(self.extra.get("mirror_average", False))
+
     def describe(self, direction: str) -> str:
         source, target = (self.domain_a, self.domain_b) if direction == "AtoB" else (self.domain_b, self.domain_a)
         return f"{source} to {target}"
@@ -84,6 +93,8 @@ def read_model_info(folder: str | Path) -> ModelInfo:
         generator = GeneratorConfig(**values["generator"])
     except TypeError as error:
         raise ValueError(f"{config_path}: invalid 'generator' section: {error}") from error
+    if not isinstance(values.get("mirror_average", False), bool):
+        raise ValueError(f"{config_path}: mirror_average must be true or false, got {values['mirror_average']!r}")
     return ModelInfo(
         generator=generator,
         directions=directions,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from translate.image_io import DEFAULT_LIMITS
-from translate.inference import PRECISIONS, TILING_MODES
+from translate.inference import MIRROR_AVERAGE_CHOICES, MIRROR_AVERAGE_HELP, PRECISIONS, TILING_MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--tile-overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
     quality.add_argument("--precision", choices=PRECISIONS, default="auto",
                          help="auto picks bf16 where the hardware supports it natively; fp32 is the exact path")
+    quality.add_argument("--mirror-average", choices=tuple(MIRROR_AVERAGE_CHOICES), default="auto",
+                         help=MIRROR_AVERAGE_HELP)
     quality.add_argument("--device", default=None,
                          help="torch device, for example cpu or cuda:0 (default: the best available)")
     quality.add_argument("--batch-size", type=int, default=4,
@@ -105,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             args.model or "emoji", args.direction, device=args.device, precision=args.precision,
             full_resolution=args.full_resolution, tiling=args.tiling, tile_size=args.tile_size,
             tile_overlap=args.tile_overlap, limits=ImageLimits(max_pixels=args.max_pixels),
+            mirror_average=MIRROR_AVERAGE_CHOICES[args.mirror_average],
         )
+        mirror = ", averaged with the mirror image" if translator.mirror_average else ""
         print(f"Model: {translator.description} ({translator.info.variant}), device {translator.device}, "
-              f"{translator.precision_description}",
+              f"{translator.precision_description}{mirror}",
               file=sys.stderr)
         result = convert_folder(
             args.input, args.output, translator, overwrite=args.overwrite, output_format=args.format,

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from translate.inference import PRECISIONS
+from translate.inference import MIRROR_AVERAGE_CHOICES, MIRROR_AVERAGE_HELP, PRECISIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help="weights folder or shipped model name (default: emoji)")
     parser.add_argument("--data", type=Path, required=True, help="folder with testA/ and testB/ of paired images")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="inference precision (default fp32)")
+    parser.add_argument("--mirror-average", choices=tuple(MIRROR_AVERAGE_CHOICES), default="auto",
+                        help=MIRROR_AVERAGE_HELP)
     parser.add_argument("--limit", type=int, default=None, help="score only the first N images of each folder")
     parser.add_argument("--inception-weights", type=Path, default=None,
                         help="torchvision Inception-v3 weights file, for FID and KID")
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def evaluate_model(
     model: Path, data: Path, *, precision: str = "fp32", limit: int | None = None,
-    inception_weights: Path | None = None, feature_fn=None,
+    inception_weights: Path | None = None, feature_fn=None, mirror_average: bool | None = None,
 ) -> dict:
     """Score every direction of ``model`` on ``data``'s test folders.
 
@@ -52,7 +54,8 @@ def evaluate_model(
     results = {}
     for direction in info.directions:
         source, target = folders[direction]
-        translator = Translator(model, direction, precision=precision, full_resolution=True)
+        translator = Translator(model, direction, precision=precision, full_resolution=True,
+                                mirror_average=mirror_average)
         try:
             find_pairs(source, target)
             paired = True
@@ -80,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         results = evaluate_model(resolve_model(args.model), args.data, precision=args.precision, limit=args.limit,
-                                 inception_weights=args.inception_weights)
+                                 inception_weights=args.inception_weights,
+                                 mirror_average=MIRROR_AVERAGE_CHOICES[args.mirror_average])
     except (FileNotFoundError, ValueError) as error:
         print(f"cyclegan-evaluate: error: {error}", file=sys.stderr)
         return 2
