@@ -98,3 +98,20 @@ def test_variant_names_and_folders(tmp_path):
         with_variant(str(tmp_path / "mine"), "fast")
     with pytest.raises(ValueError, match="best or fast"):
         with_variant("emoji", "fastest")
+
+
+def test_best_model_mirror_average(scores):
+    import importlib.util
+
+    assert read_model_info(resolve_model("emoji")).mirror_average
+    assert not read_model_info(resolve_model("emoji-fast")).mirror_average
+    one_pass = evaluate_model(resolve_model("emoji"), HELDOUT, precision="fp32", mirror_average=False)
+    for direction in ("AtoB", "BtoA"):
+        # As shipped (both orientations averaged) against one pass, on the committed held-out pairs.
+        assert scores[direction]["model"]["ssim"] > one_pass[direction]["model"]["ssim"] + 0.005
+        assert scores[direction]["model"]["l1"] < one_pass[direction]["model"]["l1"]
+    spec = importlib.util.spec_from_file_location("app", REPO / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    assert "averaged with its translation of the mirror image" in app.model_summary("emoji")
+    assert "mirror" not in app.model_summary("emoji-fast")
