@@ -175,9 +175,12 @@ def main() -> int:
         if not images:
             parser.error(f"No readable images in {args.data / folder}: the comparison needs inputs and held-out images")
     cpu = torch.device("cpu")
-    cache = build_teacher_cache(teacher, files, size=info.image_size, device=cpu, description="teacher, inputs",
-                                mirror_average=info.mirror_average)
+    # The held-out images first: they are fewer, so a non-square one is reported sooner.
     test = build_teacher_cache(teacher, held_out, size=info.image_size, device=cpu, description="teacher, held-out")
+    cache = None
+    if test is not None:
+        cache = build_teacher_cache(teacher, files, size=info.image_size, device=cpu, description="teacher, inputs",
+                                    mirror_average=info.mirror_average)
     if cache is None or test is None:
         parser.error("The images are not all square, so the teacher's translations cannot be cached for this script. "
                      "The first one is named above. Crop them to squares, or compare shapes with full "

@@ -101,6 +101,15 @@ def test_new_run_refuses_a_folder_with_checkpoints(dataset, tmp_path):
         Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1))
     assert (tmp_path / "run" / "weights" / "G_AB.safetensors").read_bytes() == before
 
+    # A run that stopped before its first checkpoint leaves metrics a new run would append to.
+    shutil.rmtree(tmp_path / "run" / "weights")
+    metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert metrics
+    AcceleratorState._reset_state(True)
+    with pytest.raises(FileExistsError, match=r"already contains metrics\.jsonl of an earlier run that stopped"):
+        Trainer(tiny_config(dataset, tmp_path / "run", steps=2, decay_steps=1))
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == metrics
+
 
 def test_resume_latest_without_checkpoint_is_explained(tmp_path):
     with pytest.raises(FileNotFoundError, match="No complete checkpoint"):

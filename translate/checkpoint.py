@@ -40,9 +40,11 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
 
 
 def check_new_run(output_dir: str | Path) -> None:
-    """Raise ``FileExistsError`` if ``output_dir`` contains checkpoints or exported weights.
+    """Raise ``FileExistsError`` if ``output_dir`` contains checkpoints, exported weights or logged metrics.
 
-    A new run would overwrite both, so it needs a folder of its own.
+    A new run would overwrite the first two and append to the metrics of the earlier run, so it
+    needs a folder of its own. A run that stopped before its first checkpoint leaves only
+    metrics (and training samples) behind.
     """
     checkpoints = list_checkpoints(output_dir)
     if checkpoints:
@@ -55,6 +57,13 @@ def check_new_run(output_dir: str | Path) -> None:
         raise FileExistsError(
             f"{output_dir} already contains exported weights ({weights.parent}) but no checkpoint to resume. Start "
             "the new run with another --output_dir, or move that weights folder elsewhere first."
+        )
+    metrics = Path(output_dir) / "metrics.jsonl"
+    if metrics.is_file() and metrics.stat().st_size > 0:
+        raise FileExistsError(
+            f"{output_dir} already contains {metrics.name} of an earlier run that stopped before its first "
+            "checkpoint, so there is nothing to resume. Start the new run with another --output_dir, or delete or "
+            "move that file (and the samples/ folder next to it) first."
         )
 
 
