@@ -1,11 +1,14 @@
 #!/usr/bin/env python
 """Package a finished distillation of the emoji model as the shipped fast variant ``weights/emoji-fast``.
 
-The script copies the run's exported weights (stored as float16), then measures on the held-out
-test split: the student's PSNR against its teacher's output, and both models' L1 and SSIM against
-the true counterparts. It writes those figures into the model card and ``evaluation.json``.
+The script copies the last stage's exported weights (stored as float16), then measures on the
+held-out test split: the student's PSNR against its teacher's output (as shipped, averaged with
+the mirror image's translation, and one pass of the teacher's generator), and both models' L1
+and SSIM against the true counterparts. It writes those figures into the model card and
+``evaluation.json``.
 
-    python scripts/package_emoji_fast_model.py runs/emoji-fast2 data/emoji weights/emoji-fast --wall-minutes 110
+    python scripts/package_emoji_fast_model.py runs/emoji-fast3 data/emoji weights/emoji-fast \
+        --wall-minutes 56 54 60 --hardware "..."
 """
 
 from __future__ import annotations
@@ -29,15 +32,22 @@ from translate.weights import load_generator, read_model_info, save_weights  # n
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = {"AtoB": ("testA", "testB"), "BtoA": ("testB", "testA")}
-FIRST_STAGE = "configs/emoji-fast.yaml"
+# The stages, in order; each starts from the student of the one before. The run packaged is the last.
+STAGES = ("configs/emoji-fast.yaml", "configs/emoji-fast-finetune.yaml", "configs/emoji-fast-mirror.yaml")
+STAGE_RUNS = ("runs/emoji-fast", "runs/emoji-fast2", "runs/emoji-fast3")
 
 
-def psnr_to_teacher(student: Path, teacher: Path, data: Path, direction: str) -> float:
-    """Mean PSNR (dB, on [0, 1] pixels) of the student's translations against the teacher's, fp32."""
+def psnr_to_teacher(student: Path, teacher: Path, data: Path, direction: str, *, mirror_average: bool | None = None,
+                    ) -> float:
+    """Mean PSNR (dB, on [0, 1] pixels) of the student's translations against the teacher's, fp32.
+
+    ``mirror_average`` applies to the teacher: ``None`` as its config says, ``False`` for one pass.
+    """
     source, target = FOLDERS[direction]
     sources, _ = load_pair_tensors(find_pairs(data / source, data / target))
     fast = map_batched(Translator(student, direction, precision="fp32").translate_tensor, sources)
-    best = map_batched(Translator(teacher, direction, precision="fp32").translate_tensor, sources)
+    best = map_batched(Translator(teacher, direction, precision="fp32", mirror_average=mirror_average).translate_tensor,
+                       sources)
     total = 0.0
     for a, b in zip(fast, best, strict=True):
         mse = float((((a.clamp(-1, 1) + 1) / 2 - (b.clamp(-1, 1) + 1) / 2) ** 2).mean())
@@ -50,8 +60,9 @@ def main() -> int:
     parser.add_argument("run", type=Path, help="distillation run folder (its weights/ are used)")
     parser.add_argument("data", type=Path, help="the emoji dataset folder (testA/, testB/)")
     parser.add_argument("output", type=Path, help="weights folder to write, e.g. weights/emoji-fast")
-    parser.add_argument("--wall-minutes", type=float, required=True,
-                        help="distillation wall time of both stages, in minutes")
+    parser.add_argument("--wall-minutes", type=float, nargs=len(STAGES), required=True,
+                        help=f"distillation wall time of each of the {len(STAGES)} stages, in minutes")
+    parser.add_argument("--hardware", required=True, help="the machines and precisions the stages ran on, for the card")
     args = parser.parse_args()
 
     exported = args.run / "weights"
@@ -61,55 +72,65 @@ def main() -> int:
     card = (exported / "README.md").read_text(encoding="utf-8").replace(str(info.extra.get("teacher")), "weights/emoji")
     extra = {**info.extra, "teacher": "weights/emoji"}
     if "init_from" in info.extra:
-        # The second stage starts from the first one's student, whatever folder it was read from.
-        card = card.replace(f"`{info.extra['init_from']}`", f"of the first stage (`{FIRST_STAGE}`)")
-        extra["init_from"] = f"first stage: {FIRST_STAGE}"
-        first_steps = DistillConfig.from_file(REPO / FIRST_STAGE).steps
-        extra["stage_steps"] = [first_steps, info.extra["trained_steps"]]
-        extra["trained_steps"] = first_steps + info.extra["trained_steps"]
+        # The last stage starts from the earlier stages' student, whatever folder it was read from.
+        earlier = ", then ".join(f"`{stage}`" for stage in STAGES[:-1])
+        card = card.replace(f"the earlier student `{info.extra['init_from']}`",
+                            f"the student of the earlier stages ({earlier})")
+        extra["init_from"] = f"earlier stages: {', '.join(STAGES[:-1])}"
+        steps = [DistillConfig.from_file(REPO / stage).steps for stage in STAGES[:-1]]
+        extra["stage_steps"] = [*steps, info.extra["trained_steps"]]
+        extra["trained_steps"] = sum(extra["stage_steps"])
         card = card.replace(f"- Training: {info.extra['trained_steps']} steps ",
-                            f"- Training: {info.extra['trained_steps']} steps in the second stage, "
+                            f"- Training: {info.extra['trained_steps']} steps in the last stage, "
                             f"{extra['trained_steps']} in all, ")
     save_weights(args.output, generators, domain_a=info.domain_a, domain_b=info.domain_b,
                  image_size=info.image_size, variant="fast", extra=extra, model_card=card,
                  storage_dtype=torch.float16)
 
     psnr = {d: psnr_to_teacher(args.output, teacher, args.data, d) for d in info.directions}
+    one_pass = {d: psnr_to_teacher(args.output, teacher, args.data, d, mirror_average=False) for d in info.directions}
     fast = evaluate_model(args.output, args.data)
     best = evaluate_model(teacher, args.data)
+    best_one_pass = evaluate_model(teacher, args.data, mirror_average=False)
     labels = {"AtoB": "Noto → Twemoji", "BtoA": "Twemoji → Noto"}
-    rows = ["| direction | PSNR to teacher, dB | L1 fast / best / untranslated | SSIM fast / best / untranslated |",
-            "|---|---|---|---|"]
+    rows = ["| direction | PSNR to teacher, dB (as shipped / one pass) | L1 fast / best / untranslated | "
+            "SSIM fast / best / untranslated |", "|---|---|---|---|"]
     for d in info.directions:
         f, b = fast[d]["model"], best[d]["model"]
         u = fast[d]["baseline"]
-        rows.append(f"| {labels[d]} | {psnr[d]:.2f} | {f['l1']:.4f} / {b['l1']:.4f} / {u['l1']:.4f} | "
-                    f"{f['ssim']:.4f} / {b['ssim']:.4f} / {u['ssim']:.4f} |")
+        rows.append(f"| {labels[d]} | {psnr[d]:.2f} / {one_pass[d]:.2f} | {f['l1']:.4f} / {b['l1']:.4f} / "
+                    f"{u['l1']:.4f} | {f['ssim']:.4f} / {b['ssim']:.4f} / {u['ssim']:.4f} |")
     table = "\n".join(rows)
+    commands = "\n".join(f"    cyclegan-distill --config {stage} --data data/emoji --output_dir {run}"
+                         for stage, run in zip(STAGES, STAGE_RUNS, strict=True))
+    minutes = ", ".join(f"{value:.0f}" for value in args.wall_minutes)
     card = (args.output / "README.md").read_text(encoding="utf-8")
     card += f"""
 ## Held-out results
 
 On the {fast['AtoB']['model']['count']} held-out pairs of `scripts/prepare_emoji.py`'s test split, fp32 inference.
-PSNR compares the fast model's output with the best model's; L1 and SSIM compare each model's
-translation with the true counterpart (lower L1 and higher SSIM are better).
+PSNR compares the fast model's output with the best model's: as shipped, where the best model
+averages its translations of the image and of its mirror image, and with one pass of its
+generator. L1 and SSIM compare each model's translation with the true counterpart (lower L1 and
+higher SSIM are better); "best" is the best model as shipped.
 
 {table}
 
-Distillation, {args.wall_minutes:.0f} minutes in all on a 2-core CPU with native bf16 (AVX-512
-BF16 or AMX), in bf16 autocast (`mixed_precision: auto` in the configs; without native bf16 it
-runs in fp32):
+Distillation in three stages, {sum(args.wall_minutes):.0f} minutes in all ({minutes}), on
+{args.hardware}. `mixed_precision: auto` in the configs picks bf16 where the CPU runs it natively,
+else fp32:
 
-    cyclegan-distill --config configs/emoji-fast.yaml --data data/emoji --output_dir runs/emoji-fast
-    cyclegan-distill --config configs/emoji-fast-finetune.yaml --data data/emoji --output_dir runs/emoji-fast2
+{commands}
 
 The first stage learns from the teacher's training images only; the second adds `extraA/` and
-`extraB/` of `scripts/prepare_emoji.py` (the training emoji in their other style). No held-out
-emoji is an input to either. Weights stored as float16.
+`extraB/` of `scripts/prepare_emoji.py` (the training emoji in their other style). The third
+learns the teacher's mirror-averaged output. No held-out emoji is an input to any of them.
+Weights stored as float16.
 """
     (args.output / "README.md").write_text(card, encoding="utf-8")
-    (args.output / "evaluation.json").write_text(
-        json.dumps({"psnr_to_teacher": psnr, "fast": fast, "best": best}, indent=2) + "\n")
+    (args.output / "evaluation.json").write_text(json.dumps(
+        {"psnr_to_teacher": psnr, "psnr_to_teacher_one_pass": one_pass, "fast": fast, "best": best,
+         "best_one_pass": best_one_pass}, indent=2) + "\n")
     examples = args.output / "examples"
     shutil.rmtree(examples, ignore_errors=True)
     shutil.copytree(teacher / "examples", examples)

@@ -71,9 +71,11 @@ def test_fast_variant_is_cheaper_and_faithful():
         batch = torch.stack(images)
         mse = ((fast.translate_tensor(batch).clamp(-1, 1) - best.translate_tensor(batch).clamp(-1, 1)) / 2).pow(2)
         psnr = 10 * math.log10(1 / mse.mean().item())
-        # NOTE: the shipped student measures 26.4 dB (AtoB) and 25.5 dB (BtoA) against its teacher
-        # on these 48 images, short of the 28 dB aimed for. This checks it stays within 0.5 dB of that.
-        assert psnr >= {"AtoB": 25.9, "BtoA": 25.0}[direction], f"{direction}: PSNR to the best model {psnr:.2f} dB"
+        # NOTE: against the best model as shipped (mirror-averaged), the student measures 27.96 dB
+        # (AtoB) and 27.21 dB (BtoA) on these 48 images (pooled), and 28.56 / 27.77 dB as the mean
+        # over all 343 held-out emoji, so BtoA is short of the 28 dB aimed for. This checks it stays
+        # within 0.5 dB of that.
+        assert psnr >= {"AtoB": 27.45, "BtoA": 26.7}[direction], f"{direction}: PSNR to the best model {psnr:.2f} dB"
 
 
 def test_fast_variant_close_to_best(scores):
