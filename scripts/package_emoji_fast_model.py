@@ -81,8 +81,8 @@ def main() -> int:
         extra["stage_steps"] = [*steps, info.extra["trained_steps"]]
         extra["trained_steps"] = sum(extra["stage_steps"])
         card = card.replace(f"- Training: {info.extra['trained_steps']} steps ",
-                            f"- Training: {info.extra['trained_steps']} steps in the last stage, "
-                            f"{extra['trained_steps']} in all, ")
+                            f"- Training (last stage; {extra['trained_steps']} steps in all): "
+                            f"{info.extra['trained_steps']} steps ")
     save_weights(args.output, generators, domain_a=info.domain_a, domain_b=info.domain_b,
                  image_size=info.image_size, variant="fast", extra=extra, model_card=card,
                  storage_dtype=torch.float16)

@@ -165,8 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         rescoring.add_argument("folder", type=Path, help="packaged weights folder, e.g. weights/emoji")
         rescoring.add_argument("data", type=Path, help="the emoji dataset folder, for the full held-out evaluation")
         options = rescoring.parse_args(argv[1:])
+        for needed in (options.folder / "README.md", options.folder / "config.json", options.data / "testA",
+                       options.data / "testB", SAMPLE):
+            if not needed.exists():
+                rescoring.error(f"{needed} not found: give a packaged weights folder and the emoji dataset folder")
         return rescore(options.folder, options.data)
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="To measure an already packaged folder again: --rescore FOLDER DATA "
+                                            "(as the first argument)")
     parser.add_argument("run", type=Path, help="training run folder (its newest checkpoint is used)")
     parser.add_argument("data", type=Path, help="the emoji dataset folder, for the full held-out evaluation")
     parser.add_argument("output", type=Path, help="weights folder to write, e.g. weights/emoji")

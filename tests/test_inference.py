@@ -295,8 +295,10 @@ def test_repository_paths_are_not_hub_ids():
     assert is_repo_id("someone/horse2zebra-cyclegan")
 
 
-def test_mirror_average_is_symmetric(weights):
-    image = torch.rand(1, 3, 36, 44) * 2 - 1
+@pytest.mark.parametrize("width", [44, 45, 46, 47])
+def test_mirror_average_is_symmetric(weights, width):
+    # Widths that are not multiples of 4 are padded, and each orientation must be padded alike.
+    image = torch.rand(1, 3, 37, width) * 2 - 1
     plain = Translator(weights, precision="fp32")
     averaged = Translator(weights, precision="fp32", mirror_average=True)
     assert not plain.mirror_average
@@ -322,6 +324,17 @@ def test_mirror_average_follows_the_config(weights):
     config_path.write_text(json.dumps(values))
     with pytest.raises(ValueError, match=r"config\.json: mirror_average must be true or false, got 'yes'"):
         read_model_info(weights)
+    with pytest.raises(ValueError, match="mirror_average must be true or false, got 'yes'"):
+        save_weights(weights.parent / "other", {"AtoB": load_generator(weights, "AtoB")[0]},
+                     extra={"mirror_average": "yes"})
+
+
+def test_mirror_average_argument_must_be_bool(weights):
+    with pytest.raises(TypeError, match="mirror_average must be True, False or None .* got 'off'"):
+        Translator(weights, mirror_average="off")
+    translator = Translator(weights, mirror_average=True)
+    with pytest.raises(AttributeError):
+        translator.mirror_average = False  # fixed when built: the network would not change
 
 
 def test_mirror_average_in_tiles_matches_whole_image(weights):

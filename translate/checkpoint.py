@@ -63,7 +63,7 @@ def check_new_run(output_dir: str | Path) -> None:
         raise FileExistsError(
             f"{output_dir} already contains {metrics.name} of an earlier run that stopped before its first "
             "checkpoint, so there is nothing to resume. Start the new run with another --output_dir, or delete or "
-            "move that file (and the samples/ folder next to it) first."
+            "move that file (and any samples/ folder next to it) first."
         )
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from translate.inference import pad_to_multiple
+from translate.inference import run_generator
 
 # Memory per tile pixel of a ResNet generator, per unit of ngf. An estimate from the 6000x4000
 # case of scripts/benchmark.py (CPU, bf16, ngf 32, 1024-px tiles): about 1.5 GB of the 2.7 GB peak
@@ -146,8 +146,7 @@ def translate_tiled(generator: nn.Module, image: torch.Tensor, plan: TilePlan) -
     out_channels = generator.config.out_channels if hasattr(generator, "config") else image.shape[1]
 
     def run(batch: torch.Tensor) -> torch.Tensor:
-        padded, (h, w) = pad_to_multiple(batch.to(device))
-        return generator(padded)[..., :h, :w].float().cpu()
+        return run_generator(generator, batch.to(device)).float().cpu()
 
     with shared_instance_norm(generator) as stats:
         scale = min(1.0, plan.thumbnail_size / max(height, width))

@@ -124,6 +124,8 @@ def save_weights(
     """
     if not generators:
         raise ValueError("save_weights needs at least one generator")
+    if not isinstance((extra or {}).get("mirror_average", False), bool):
+        raise ValueError(f"mirror_average must be true or false, got {extra['mirror_average']!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     configs = {direction: g.config for direction, g in generators.items()}
