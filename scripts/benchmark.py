@@ -168,7 +168,7 @@ def case_fast(repeats: int) -> dict:
 
     batch = to_tensor(photo_like(512, 512)).unsqueeze(0)
     rows = []
-    # The best model as shipped averages two passes (mirror_average); "best, one pass" is its generator alone.
+    # The best model as shipped averages two passes (mirror_average), and "best, one pass" is its generator alone.
     models = (("best", SHIPPED, None), ("best, one pass", SHIPPED, False), ("fast", SHIPPED_FAST, None))
     for name, path, mirror in models:
         ours = Translator(path, full_resolution=True, tiling="never", mirror_average=mirror)

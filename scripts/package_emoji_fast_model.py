@@ -32,7 +32,7 @@ from translate.weights import load_generator, read_model_info, save_weights  # n
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = {"AtoB": ("testA", "testB"), "BtoA": ("testB", "testA")}
-# The stages, in order; each starts from the student of the one before. The run packaged is the last.
+# The stages in order. Each starts from the student of the one before, and the run packaged is the last.
 STAGES = ("configs/emoji-fast.yaml", "configs/emoji-fast-finetune.yaml", "configs/emoji-fast-mirror.yaml")
 STAGE_RUNS = ("runs/emoji-fast", "runs/emoji-fast2", "runs/emoji-fast3")
 
@@ -116,8 +116,8 @@ higher SSIM are better); "best" is the best model as shipped.
 
 {table}
 
-Distillation in three stages, {sum(args.wall_minutes):.0f} minutes in all ({minutes}), on
-{args.hardware}. `mixed_precision: auto` in the configs picks bf16 where the CPU runs it natively,
+Distillation in three stages, {sum(args.wall_minutes):.0f} minutes in all ({minutes}).
+Hardware: {args.hardware}. `mixed_precision: auto` in the configs picks bf16 where the CPU runs it natively,
 else fp32:
 
 {commands}

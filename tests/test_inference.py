@@ -303,13 +303,13 @@ def test_mirror_average_is_symmetric(weights, width):
     averaged = Translator(weights, precision="fp32", mirror_average=True)
     assert not plain.mirror_average
     assert averaged.mirror_average
-    one, mirrored = plain.translate_tensor(image), plain.translate_tensor(image.flip(-1))
+    single, mirrored = plain.translate_tensor(image), plain.translate_tensor(image.flip(-1))
     output = averaged.translate_tensor(image)
     # The average of both orientations: the same for an image and its mirror image, mirrored back.
-    assert torch.allclose(output, (one + mirrored.flip(-1)) / 2, atol=1e-5)
+    assert torch.allclose(output, (single + mirrored.flip(-1)) / 2, atol=1e-5)
     assert torch.allclose(averaged.translate_tensor(image.flip(-1)).flip(-1), output, atol=1e-5)
     # A random generator is far from symmetric, so the average differs from one pass.
-    assert float((output - one).abs().mean()) > 0.01
+    assert float((output - single).abs().mean()) > 0.01
 
 
 def test_mirror_average_follows_the_config(weights):

@@ -40,6 +40,7 @@ from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
 from translate.image_io import list_images
+from translate.inference import MirrorAveraged
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.training import StopRequest, agree_to_stop, precision_label, run_precision
@@ -231,7 +232,10 @@ class Distiller:
         self.directions = list(self.teacher_info.directions)
         self.teachers = {d: load_generator(self.teacher_folder, d)[0].to(device).eval().requires_grad_(False)
                          for d in self.directions}
+        # What the Translator runs for the teacher, for batches that are not cached.
+        self.teacher_networks = dict(self.teachers)
         if self.teacher_info.mirror_average:
+            self.teacher_networks = {d: MirrorAveraged(t) for d, t in self.teachers.items()}
             logger.info("The teacher averages each translation with that of the mirror image (mirror_average in "
                         "its config.json), so the students learn that average", main_process_only=True)
 
@@ -358,12 +362,8 @@ class Distiller:
     @torch.no_grad()
     def teacher_output(self, direction: str, real: torch.Tensor) -> torch.Tensor:
         """Translate ``real`` with the teacher in the run's precision, mirror-averaged if the teacher averages."""
-        teacher = self.teachers[direction]
         with self.accelerator.autocast():
-            target = teacher(real).float()
-            if self.teacher_info.mirror_average:
-                target = (target + teacher(real.flip(-1)).float().flip(-1)) / 2
-        return target
+            return self.teacher_networks[direction](real).float()
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One update of every student on a batch of its teacher's translations; returns the losses."""

@@ -252,8 +252,8 @@ class Translator:
     bf16, else fp32), ``fp32`` (exact), ``bf16`` or ``fp16``; see the module docstring for how the
     low precisions are applied.
 
-    ``mirror_average`` averages the translations of the image and of its mirror image (two
-    passes; see ``MirrorAveraged``). ``None`` takes the model's own setting, ``mirror_average``
+    ``mirror_average`` averages the translations of the image and of its mirror image, in two
+    passes (see ``MirrorAveraged``). ``None`` takes the model's own setting, ``mirror_average``
     in its ``config.json``; the shipped best emoji model has it on.
     """
 
@@ -305,7 +305,7 @@ class Translator:
 
     @property
     def mirror_average(self) -> bool:
-        """Whether each translation is averaged with that of the mirror image; fixed when the Translator is built."""
+        """Whether each translation is averaged with that of the mirror image, fixed when the Translator is built."""
         return isinstance(self.network, MirrorAveraged)
 
     @property

@@ -58,7 +58,7 @@ class ModelInfo:
         """Whether the model's output is the average of its translations of the image and of its mirror image.
 
         Set by ``"mirror_average": true`` in ``config.json``. The ``Translator`` then runs the
-        generator twice per image; a distillation from such a teacher learns the averaged output.
+        generator twice per image, and a distillation from such a teacher learns the averaged output.
         """
         return bool(self.extra.get("mirror_average", False))
 
