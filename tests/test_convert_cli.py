@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 
 import numpy as np
@@ -109,6 +110,30 @@ def test_report_path_that_is_a_folder_is_refused(photos, weights, tmp_path):
     assert completed.returncode == 2
     assert f"--report {tmp_path / 'reports'} is a folder. Give a file name" in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_report_never_replaces_an_existing_file(weights, tmp_path):
+    root = tmp_path / "clean"
+    draw_shapes(root / "a.png", (16, 16), 0)
+    report = tmp_path / "report.json"
+    completed = convert(root, tmp_path / "out", "--model", weights, "--report", report, "--mirror-average", "off")
+    assert completed.returncode == 0, completed.stderr
+    first = json.loads(report.read_text())
+    assert first["summary"] == {"converted": 1, "already_done": 0, "failed": 0, "ignored": 0}
+    assert first["settings"]["direction"] == "AtoB"
+    assert first["settings"]["mirror_average"] is False
+    # Running the command again (to resume, say) keeps the first report and writes the next free name.
+    completed = convert(root, tmp_path / "out", "--model", weights, "--report", report)
+    assert completed.returncode == 0, completed.stderr
+    assert f"{report} exists and is kept; the report is {tmp_path / 'report-2.json'}" in completed.stderr
+    assert json.loads(report.read_text()) == first
+    second = json.loads((tmp_path / "report-2.json").read_text())
+    assert second["summary"]["already_done"] == 1
+    csv_report = tmp_path / "report.csv"
+    csv_report.write_text("mine\n")
+    convert(root, tmp_path / "out", "--model", weights, "--report", csv_report)
+    assert csv_report.read_text() == "mine\n"
+    assert (tmp_path / "report-2.csv").read_text().splitlines()[0] == "input,output,status,reason"
 
 
 def test_missing_input_and_model_are_named(weights, tmp_path):

@@ -79,3 +79,17 @@ def test_video_errors_name_the_file(weights, tmp_path):
     completed = run(source, source, "--model", weights, "--overwrite")
     assert completed.returncode == 2
     assert "is the input file" in completed.stderr
+
+
+def test_video_variant_and_mirror_average(tmp_path):
+    source = tmp_path / "clip.avi"
+    write_clip(source, frames=2)
+    completed = run(source, tmp_path / "fast.avi", "--variant", "fast", "--mirror-average", "on")
+    assert completed.returncode == 0, completed.stderr
+    assert "(fast)" in completed.stderr
+    assert "averaged with the mirror image" in completed.stderr
+    assert probe(tmp_path / "fast.avi")[0] == 2
+    completed = run(source, tmp_path / "best.avi", "--mirror-average", "off")
+    assert completed.returncode == 0, completed.stderr
+    assert "(best)" in completed.stderr
+    assert "mirror image" not in completed.stderr

@@ -73,20 +73,36 @@ class BatchResult:
                  for p in self.ignored]
         return sorted(rows, key=lambda row: row["input"])
 
-    def write_report(self, path: Path) -> None:
-        """Write every file's outcome as CSV (``.csv``) or JSON (any other extension)."""
+    def write_report(self, path: Path, settings: dict | None = None) -> Path:
+        """Write every file's outcome as CSV (``.csv``) or JSON (any other extension); return the path written.
+
+        An existing file is kept: the report then goes to the first free name ``NAME-2.csv``,
+        ``NAME-3.csv``, ... JSON reports also record ``settings`` (the model and how it ran).
+        """
+        path = free_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = self.rows()
         if path.suffix.lower() == ".csv":
-            with path.open("w", newline="", encoding="utf-8") as stream:
+            with path.open("x", newline="", encoding="utf-8") as stream:
                 writer = csv.DictWriter(stream, fieldnames=["input", "output", "status", "reason"])
                 writer.writeheader()
                 writer.writerows(rows)
         else:
             summary = {"converted": len(self.converted), "already_done": len(self.existing),
                        "failed": len(self.failed), "ignored": len(self.ignored)}
-            path.write_text(json.dumps({"summary": summary, "files": rows}, indent=1, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+            report = {"summary": summary, "settings": settings or {}, "files": rows}
+            with path.open("x", encoding="utf-8") as stream:
+                stream.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+        return path
+
+
+def free_path(path: Path) -> Path:
+    """Return ``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``, ... beside it: the first name no file has."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 # Batching pays only while a batch's activations stay small. On a 2-core CPU, 64 photos of

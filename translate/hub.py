@@ -46,7 +46,12 @@ def download_from_hub(repo_id: str, *, revision: str | None = None) -> Path:
 def from_pretrained(
     name_or_path: str | Path, direction: str = "AtoB", *, revision: str | None = None
 ) -> tuple[ResnetGenerator, ModelInfo]:
-    """Load one direction's generator from a local weights folder or a Hub repository id."""
+    """Load one direction's generator from a local weights folder or a Hub repository id.
+
+    The generator runs one pass. Where ``info.mirror_average`` is true, the ``Translator``
+    averages that pass with the pass on the mirror image: wrap the generator in
+    ``translate.inference.MirrorAveraged`` for the same output.
+    """
     path = Path(name_or_path)
     folder = path if path.is_dir() else download_from_hub(str(name_or_path), revision=revision)
     return load_generator(folder, direction)

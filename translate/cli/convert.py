@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = parser.add_argument_group("run")
     run.add_argument("--dry-run", action="store_true", help="list what would be converted, and exit")
     run.add_argument("--report", type=Path, default=None,
-                     help="write every file's outcome to this file: CSV for .csv, else JSON")
+                     help="write every file's outcome to this file: CSV for .csv, else JSON (with the model "
+                          "settings); an existing file is kept and the report gets a free name beside it")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -125,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     report_failed = False
     if args.report:
         try:
-            result.write_report(args.report)
+            settings = {"model": translator.description, "variant": translator.info.variant,
+                        "direction": args.direction, "device": str(translator.device),
+                        "precision": translator.precision_description,
+                        "mirror_average": translator.mirror_average}
+            written = result.write_report(args.report, settings)
+            if written != args.report:
+                print(f"{args.report} exists and is kept; the report is {written}", file=sys.stderr)
         except OSError as error:
             print(f"cyclegan-convert: error: cannot write the report {args.report}: {error}. The converted images "
                   "are kept.", file=sys.stderr)
