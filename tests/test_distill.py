@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 
+import numpy as np
 import pytest
 import torch
 from accelerate.state import AcceleratorState
+from PIL import Image
 
 from tests.conftest import PYTHON, REPO, draw_shapes, make_dataset, subprocess_env
-from translate.distill import DistillConfig, Distiller
+from translate.distill import DistillConfig, Distiller, distillation_losses
+from translate.evaluation import score_images
 from translate.flops import count_macs
-from translate.inference import Translator
+from translate.image_io import open_image, to_tensor, to_uint8
+from translate.inference import Translator, run_generator
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.weights import load_generator, read_model_info, save_weights
 
@@ -125,7 +130,9 @@ def test_exported_student_loads_and_is_smaller(teacher, tmp_path):
     assert "fast variant" in card
     assert str(teacher) in card
     assert "- Teacher outputs: computed once in fp32 for every image and its mirror image\n" in card
-    assert "exponential moving average\n  of the weights (decay 0.999), mixed precision fp32" in card
+    assert ("- Training: 6 steps at batch size 4, L1 weight 1.0 plus (1 - SSIM) weight 0.5 against the teacher's "
+            "output,\n  Adam lr 0.003, exponential moving average of the weights (decay 0.999),\n  mixed precision "
+            "fp32") in card
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert info.extra["last_losses"]["step"] == 6
     assert info.extra["last_losses"]["loss/AtoB_l1"] == last["loss/AtoB_l1"]
@@ -186,6 +193,58 @@ def test_extra_inputs_join_training_images(teacher, tmp_path):
     assert "10 images for AtoB (6 training, 4 extra), 6 images for BtoA" in card
 
 
+def test_cycle_inputs_are_the_other_directions_translations(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(32, 32))
+    for index in range(2):
+        draw_shapes(data / "extraA" / f"x{index}.png", (32, 32), seed=400 + index)
+    run = tmp_path / "run"
+    distiller = Distiller(config_for(teacher, data, run, cycle_inputs=True, steps=2, decay_steps=1))
+    # AtoB learns from its 6 training and 2 extra images and from BtoA's translations of the 6 B images.
+    assert distiller.input_counts == {"AtoB": 14, "BtoA": 14}
+    assert len(distiller.caches["AtoB"]) == len(distiller.caches["BtoA"]) == 14
+    made = sorted(path.relative_to(run / "cycle_inputs").as_posix() for path in (run / "cycle_inputs").rglob("*.png"))
+    assert made == sorted([f"BtoA/trainA/a{i:02d}.png.png" for i in range(6)] + ["BtoA/extraA/x0.png.png",
+                          "BtoA/extraA/x1.png.png"] + [f"AtoB/trainB/b{i:02d}.jpg.png" for i in range(6)])
+    generator = load_generator(teacher, "AtoB")[0].eval()
+    with torch.no_grad():
+        expected = to_uint8(run_generator(generator, to_tensor(open_image(data / "trainA" / "a03.png"))[None])[0])
+    written = np.asarray(Image.open(run / "cycle_inputs" / "BtoA" / "trainA" / "a03.png.png"))
+    assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1
+    assert any(torch.equal(image, to_tensor(Image.fromarray(written))) for image in distiller.caches["BtoA"].inputs)
+
+    # A new start in the same folder reuses the files; another teacher is refused.
+    stamps = {path: path.stat().st_mtime_ns for path in (run / "cycle_inputs").rglob("*.png")}
+    AcceleratorState._reset_state(True)
+    again = Distiller(config_for(teacher, data, run, cycle_inputs=True, steps=2, decay_steps=1))
+    assert {path: path.stat().st_mtime_ns for path in (run / "cycle_inputs").rglob("*.png")} == stamps
+    other = tmp_path / "other-teacher"
+    shutil.copytree(teacher, other)
+    AcceleratorState._reset_state(True)
+    with pytest.raises(ValueError, match="holds translations made by another teacher or load size"):
+        Distiller(config_for(other, data, run, cycle_inputs=True))
+    card = (again.fit() / "README.md").read_text()
+    assert ("14 images for AtoB (6 training, 2 extra, 6 cycle), 14 images for BtoA (6 training, 8 cycle)"
+            in card)
+    assert read_model_info(run / "weights").extra["inputs"] == {"AtoB": 14, "BtoA": 14}
+
+
+def test_cycle_inputs_without_cache_and_one_direction(teacher, tmp_path):
+    data = make_dataset(tmp_path / "data", size=(48, 36))  # not square: the teacher runs at every step
+    distiller = Distiller(config_for(teacher, data, tmp_path / "run", cycle_inputs=True))
+    assert distiller.caches == {}
+    sizes = {Image.open(path).size for path in (tmp_path / "run" / "cycle_inputs").rglob("*.png")}
+    assert sizes == {(43, 32)}  # resized to the load size (32), as the loader would
+    first = sum(float(v) for v in distiller.train_step().values())
+    assert first > 0
+
+    one = tmp_path / "one-way"
+    save_weights(one, {"AtoB": ResnetGenerator(GeneratorConfig(ngf=8, n_blocks=1))}, domain_a="A", domain_b="B",
+                 image_size=32)
+    AcceleratorState._reset_state(True)
+    with pytest.raises(ValueError, match="cycle_inputs needs a teacher with both directions; .* has only AtoB"):
+        Distiller(config_for(one, data, tmp_path / "run2", cycle_inputs=True))
+
+
 def test_bad_extra_inputs_named_or_skipped(teacher, tmp_path, caplog):
     data = make_dataset(tmp_path / "data", size=(32, 32))
     (data / "extraB").mkdir()  # empty: the training images alone are the inputs
@@ -244,6 +303,23 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", ema_decay=1.5)
     with pytest.raises(ValueError, match="mixed_precision must be one of no, fp32, auto, bf16, fp16, got 'fp8'"):
         config_for(teacher, tmp_path, tmp_path / "run", mixed_precision="fp8")
+    with pytest.raises(ValueError, match="one above 0, got lambda_l1 0.0, lambda_ssim 0.0, lambda_log_mse 0.0"):
+        config_for(teacher, tmp_path, tmp_path / "run", lambda_l1=0.0, lambda_ssim=0.0, lambda_log_mse=0.0)
+    with pytest.raises(ValueError, match="must be 0 or more"):
+        config_for(teacher, tmp_path, tmp_path / "run", lambda_log_mse=-1)
+
+
+def test_log_mse_loss_is_minus_a_tenth_of_the_mean_psnr(teacher, tmp_path):
+    config = config_for(teacher, tmp_path, tmp_path / "run", lambda_l1=0, lambda_ssim=0, lambda_log_mse=2.0)
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand(3, 3, 16, 16, generator=generator) - 0.5  # errors stay inside [-1, 1]
+    # Errors of very different sizes per image: the mean of the logs is not the log of the mean.
+    scale = torch.tensor([0.01, 0.03, 0.1])[:, None, None, None]
+    output = target + torch.randn(3, 3, 16, 16, generator=generator) * scale
+    losses = distillation_losses(output, target, config)
+    assert set(losses) == {"log_mse"}
+    psnr = score_images(list(output), list(target)).psnr
+    assert float(losses["log_mse"]) == pytest.approx(-psnr / 10 * 2.0, abs=1e-3)
 
 
 def test_compare_students_ranks_shapes(teacher, tmp_path):

@@ -156,6 +156,20 @@ def make_loader(
     )
 
 
+def resize_shorter(image: torch.Tensor, size: int, *, device: torch.device, minimum: int = 0) -> torch.Tensor:
+    """Resize a uint8 ``[3, H, W]`` image so its shorter side is ``size``; return ``[1, 3, H', W']`` in [-1, 1].
+
+    Neither side ends up below ``minimum``.
+    """
+    image = image.to(device, non_blocking=True).float().div_(127.5).sub_(1.0).unsqueeze(0)
+    height, width = image.shape[-2:]
+    scale = size / min(height, width)
+    target = (max(minimum, round(height * scale)), max(minimum, round(width * scale)))
+    if target != (height, width):
+        image = kornia.geometry.transform.resize(image, target, interpolation="bilinear", antialias=True)
+    return image
+
+
 def augment(
     batch: torch.Tensor | list[torch.Tensor], *, load_size: int, crop_size: int, flip: bool,
     generator: torch.Generator, device: torch.device,
@@ -168,12 +182,8 @@ def augment(
     images = list(batch) if isinstance(batch, list) else list(batch.unbind(0))
     results = []
     for image in images:
-        image = image.to(device, non_blocking=True).float().div_(127.5).sub_(1.0).unsqueeze(0)
-        height, width = image.shape[-2:]
-        scale = load_size / min(height, width)
-        size = (max(crop_size, round(height * scale)), max(crop_size, round(width * scale)))
-        if size != (height, width):
-            image = kornia.geometry.transform.resize(image, size, interpolation="bilinear", antialias=True)
+        image = resize_shorter(image, load_size, device=device, minimum=crop_size)
+        size = image.shape[-2:]
         top = int(torch.randint(0, size[0] - crop_size + 1, (), generator=generator))
         left = int(torch.randint(0, size[1] - crop_size + 1, (), generator=generator))
         image = image[..., top : top + crop_size, left : left + crop_size]

@@ -36,11 +36,11 @@ from tqdm.auto import tqdm
 from translate import __version__
 from translate.checkpoint import check_new_run, load_checkpoint, resolve_resume, save_checkpoint
 from translate.config import MIXED_PRECISION_CHOICES, MIXED_PRECISION_HELP, ConfigFile
-from translate.data import ImageFolderDataset, augment, make_loader, scan_domain
+from translate.data import ImageFolderDataset, augment, make_loader, resize_shorter, scan_domain
 from translate.ema import EMA
 from translate.flops import count_macs
-from translate.image_io import list_images
-from translate.inference import MirrorAveraged
+from translate.image_io import list_images, save_image, to_pil
+from translate.inference import MirrorAveraged, run_generator
 from translate.models import resolve_model
 from translate.networks import GeneratorConfig, ResnetGenerator
 from translate.training import StopRequest, agree_to_stop, precision_label, run_precision
@@ -50,6 +50,7 @@ logger = get_logger(__name__)
 
 SOURCE_FOLDER = {"AtoB": "trainA", "BtoA": "trainB"}
 EXTRA_FOLDER = {"AtoB": "extraA", "BtoA": "extraB"}
+OTHER_DIRECTION = {"AtoB": "BtoA", "BtoA": "AtoB"}
 
 
 @dataclass
@@ -70,6 +71,7 @@ class DistillConfig(ConfigFile):
     ema_decay: float = 0.999
     lambda_l1: float = 1.0
     lambda_ssim: float = 0.5
+    lambda_log_mse: float = 0.0
     mixed_precision: str = "no"
     seed: int = 0
     num_workers: int = 2
@@ -80,6 +82,7 @@ class DistillConfig(ConfigFile):
     cache_teacher: bool = True
     cache_limit_gb: float = 4.0  # GiB per direction for the cached inputs and teacher outputs
     extra_inputs: bool = True  # also learn from --data's extraA/ and extraB/ where they exist
+    cycle_inputs: bool = False  # also learn from the teacher's translations of the other domain's inputs
     init_from: str = ""  # weights folder of an earlier student of the same shape to start from
 
     HELP: ClassVar[dict[str, str]] = {
@@ -94,10 +97,14 @@ class DistillConfig(ConfigFile):
         "ema_decay": "moving average of the student weights, which is what gets exported; 0 disables it",
         "lambda_l1": "weight of the L1 loss against the teacher's output",
         "lambda_ssim": "weight of the (1 - SSIM) loss against the teacher's output",
+        "lambda_log_mse": "weight of the mean over images of log10 of each image's MSE against the teacher's "
+                          "output: minus a tenth of the mean PSNR, so it raises that directly (negative values)",
         "mixed_precision": MIXED_PRECISION_HELP,
         "cache_teacher": "translate every input once and keep the results in memory, where crops allow",
         "cache_limit_gb": "GiB per direction the cache may take before the teacher runs at every step",
         "extra_inputs": "also feed the teacher the images in extraA/ and extraB/ where they exist",
+        "cycle_inputs": "also feed each direction the teacher's translations of the other domain's inputs, made "
+                        "once into OUTPUT_DIR/cycle_inputs/; this doubles the inputs and needs both directions",
         "init_from": "weights folder or model name of an earlier student of the same shape to start from",
         "trackers": "comma-separated Accelerate tracker names, or none",
     }
@@ -117,6 +124,11 @@ class DistillConfig(ConfigFile):
                              f"{', '.join(MIXED_PRECISION_CHOICES)}, got {self.mixed_precision!r}")
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
+        weights = {name: getattr(self, name) for name in ("lambda_l1", "lambda_ssim", "lambda_log_mse")}
+        if any(value < 0 for value in weights.values()) or not any(value > 0 for value in weights.values()):
+            listed = ", ".join(f"{name} {value}" for name, value in weights.items())
+            raise ValueError(f"Invalid distillation config: the loss weights must be 0 or more and at least one "
+                             f"above 0, got {listed}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"Invalid distillation config: ema_decay must be at least 0 and below 1, got "
                              f"{self.ema_decay}. Use 0.999 for long runs, or 0 to export the raw weights.")
@@ -198,9 +210,19 @@ def build_teacher_cache(
 
 
 def distillation_losses(output: torch.Tensor, target: torch.Tensor, config: DistillConfig) -> dict[str, torch.Tensor]:
-    """L1 and 1 - SSIM (``ssim_loss``) of a student output against the teacher's, both on [-1, 1] images."""
+    """The weighted losses of a student output against the teacher's, both on [-1, 1] images.
+
+    ``l1``; ``ssim_loss``, 1 - SSIM; ``log_mse``, the mean over images of log10 of each image's
+    MSE on the [0, 1] scale, which is minus a tenth of the mean PSNR the evaluation reports.
+    A loss whose weight is 0 is left out.
+    """
     output, target = output.float(), target.float()
-    losses = {"l1": F.l1_loss(output, target) * config.lambda_l1}
+    losses = {}
+    if config.lambda_l1 > 0:
+        losses["l1"] = F.l1_loss(output, target) * config.lambda_l1
+    if config.lambda_log_mse > 0:
+        mse = ((output - target) / 2).square().mean(dim=(1, 2, 3))
+        losses["log_mse"] = torch.log10(mse + 1e-8).mean() * config.lambda_log_mse
     if config.lambda_ssim > 0:
         ssim = kornia.metrics.ssim((output + 1) / 2, (target + 1) / 2, window_size=11).mean()
         losses["ssim_loss"] = (1 - ssim) * config.lambda_ssim
@@ -262,10 +284,13 @@ class Distiller:
         self.loaders = {}
         self.caches: dict[str, TeacherCache] = {}
         self.input_split: dict[str, tuple[int, int]] = {}  # training and extra images per direction
+        inputs = {direction: self._inputs(root, direction) for direction in self.directions}
+        self.cycle_counts: dict[str, int] = {}  # the teacher's translations of the other domain, per direction
+        cycled = self._cycle_inputs(inputs) if config.cycle_inputs else {}
         for index, direction in enumerate(self.directions):
-            training, extra = self._inputs(root, direction)
+            training, extra = inputs[direction]
             self.input_split[direction] = (len(training), len(extra))
-            files = training + extra
+            files = training + extra + cycled.get(direction, [])
             cache = self._cache_for(direction, files)
             if cache is not None:
                 self.caches[direction] = cache
@@ -279,7 +304,8 @@ class Distiller:
     @property
     def input_counts(self) -> dict[str, int]:
         """Number of images the teacher translates for each direction."""
-        return {direction: sum(split) for direction, split in self.input_split.items()}
+        return {direction: sum(split) + self.cycle_counts.get(direction, 0)
+                for direction, split in self.input_split.items()}
 
     def _inputs(self, root: Path, direction: str) -> tuple[list[Path], list[Path]]:
         """List the images the teacher translates for ``direction``: its training folder and its extra folder."""
@@ -295,6 +321,74 @@ class Distiller:
         logger.info("%s: %d training images and %d extra inputs from %s", direction, len(training), len(more),
                     extra, main_process_only=True)
         return training, more
+
+    def _cycle_inputs(self, inputs: dict[str, tuple[list[Path], list[Path]]]) -> dict[str, list[Path]]:
+        """Translate each direction's inputs with the teacher into PNGs that the other direction learns from.
+
+        The teacher's AtoB output of a domain A image looks like domain B, so it is one more input
+        for the BtoA student, and back. The files go to ``OUTPUT_DIR/cycle_inputs/<direction>/``,
+        made once at the load size (the processes share the work) and reused when the run resumes.
+        """
+        if len(self.directions) != 2:
+            raise ValueError(f"cycle_inputs needs a teacher with both directions; {self.teacher_folder} has only "
+                             f"{', '.join(self.directions)}. Set cycle_inputs to false.")
+        accelerator, root = self.accelerator, self.output_dir / "cycle_inputs"
+        stamp = {"teacher": str(self.teacher_folder.resolve()), "mirror_average": self.teacher_info.mirror_average,
+                 "load_size": self.load_size}
+        stamp_file = root / "made_by.json"
+        if stamp_file.is_file() and json.loads(stamp_file.read_text(encoding="utf-8")) != stamp:
+            raise ValueError(f"{root} holds translations made by another teacher or load size "
+                             f"({stamp_file.read_text(encoding='utf-8').strip()}). Delete that folder, or use a new "
+                             "--output_dir.")
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            root.mkdir(parents=True, exist_ok=True)
+            stamp_file.write_text(json.dumps(stamp) + "\n", encoding="utf-8")
+        data = Path(self.config.data)
+        made: dict[str, list[Path]] = {}
+        for source in self.directions:
+            target = OTHER_DIRECTION[source]  # the student that learns from these translations
+            files = inputs[source][0] + inputs[source][1]
+            names = [root / target / path.relative_to(data).parent / f"{path.name}.png" for path in files]
+            todo = [i for i in range(len(files)) if not names[i].is_file()]
+            self._translate_files(self.teacher_networks[source], files, names,
+                                  todo[accelerator.process_index :: accelerator.num_processes],
+                                  description=f"teacher {source} for {target}")
+            made[target] = names
+            self.cycle_counts[target] = len(names)
+            logger.info("%s: %d more inputs, the teacher's %s translations of the %s inputs, in %s", target,
+                        len(names), source, source, root / target, main_process_only=True)
+        accelerator.wait_for_everyone()
+        return made
+
+    @torch.no_grad()
+    def _translate_files(self, network: torch.nn.Module, files: list[Path], names: list[Path], todo: list[int], *,
+                         description: str, batch_size: int = 32) -> None:
+        """Translate ``files[i]`` at the load size into the PNG ``names[i]`` for each ``i`` in ``todo``, in fp32.
+
+        Consecutive images of one size are translated together, up to ``batch_size`` at a time.
+        """
+        dataset = ImageFolderDataset(files, self.load_size)
+        device = self.accelerator.device
+        progress = tqdm(total=len(todo), desc=description, disable=not self.accelerator.is_main_process,
+                        dynamic_ncols=True)
+        pending: list[tuple[int, torch.Tensor]] = []
+
+        def flush() -> None:
+            outputs = run_generator(network, torch.cat([image for _, image in pending]))
+            for (index, _), output in zip(pending, outputs, strict=True):
+                save_image(to_pil(output), names[index])
+            progress.update(len(pending))
+            pending.clear()
+
+        for index in todo:
+            image = resize_shorter(dataset[index], self.load_size, device=device)
+            if pending and (len(pending) == batch_size or pending[-1][1].shape != image.shape):
+                flush()
+            pending.append((index, image))
+        if pending:
+            flush()
+        progress.close()
 
     def _readable(self, folder: Path) -> list[Path]:
         """List the readable images of ``folder``, with a warning naming each file left out."""
@@ -436,6 +530,7 @@ class Distiller:
                      variant="fast", extra=extra,
                      model_card=distilled_model_card(self.config, info, self.step, student_macs, teacher_macs,
                                                      cached=tuple(self.caches), input_split=self.input_split,
+                                                     cycle_counts=self.cycle_counts,
                                                      precision=precision_label(self.precision),
                                                      last_losses=self.last_losses))
         for student in students.values():
@@ -499,6 +594,7 @@ class Distiller:
 def distilled_model_card(
     config: DistillConfig, teacher, steps: int, student_macs: int, teacher_macs: int, *,
     cached: tuple[str, ...] = (), input_split: dict[str, tuple[int, int]] | None = None,
+    cycle_counts: dict[str, int] | None = None,
     last_losses: dict[str, float] | None = None, precision: str = "fp32",
 ) -> str:
     """Describe a distilled student; ``cached`` names the directions whose teacher outputs were cached."""
@@ -516,19 +612,28 @@ def distilled_model_card(
                     "back), and the student learns that average in a single pass")
     blocks = f"{s.n_blocks} residual block" + ("" if s.n_blocks == 1 else "s")
     inputs = f"the images in trainA/ and trainB/ of `{config.data}`"
+    cycle_counts = cycle_counts or {}
     if input_split:
-        counts = ", ".join(f"{training + extra} images for {direction}"
-                           + (f" ({training} training, {extra} extra)" if extra else "")
-                           for direction, (training, extra) in input_split.items())
+        def split(direction: str, training: int, extra: int) -> str:
+            cycled = cycle_counts.get(direction, 0)
+            parts = [f"{training} training"] + [f"{extra} extra"] * bool(extra) + [f"{cycled} cycle"] * bool(cycled)
+            detail = f" ({', '.join(parts)})" if len(parts) > 1 else ""
+            return f"{training + extra + cycled} images for {direction}{detail}"
+
+        counts = ", ".join(split(direction, *numbers) for direction, numbers in input_split.items())
         inputs = f"{counts}: the images in trainA/ and trainB/ of `{config.data}`, and any in extraA/ and extraB/"
+        if cycle_counts:
+            inputs += (", and as cycle inputs the teacher's translations of the other direction's inputs (its "
+                       "AtoB outputs are inputs for BtoA, and back)")
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
     losses = ""
+    log_mse_note = ", log_mse minus a tenth of the mean PSNR in dB" if config.lambda_log_mse > 0 else ""
     if last_losses:
         listed = ", ".join(f"{name.removeprefix('loss/')} {value:.4f}" for name, value in sorted(last_losses.items())
                           if name.startswith("loss/"))
         losses = (f"\n- Last logged training loss against the teacher (step {last_losses['step']}, one batch, "
                   f"before the moving average, times the loss weights above; ssim_loss is the (1 - SSIM) "
-                  f"term): {listed}")
+                  f"term{log_mse_note}): {listed}")
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
                                                                       ("license", "Licence")) if key in teacher.extra]
     data = "\n".join(described) + "\n" if described else ""
@@ -547,12 +652,19 @@ Variant: **fast**. Directions: {", ".join(teacher.directions)}.
 - Cost at 512x512: {student_macs / 1e9:.1f}G multiply-accumulates, against {teacher_macs / 1e9:.1f}G for the
   teacher ({teacher_macs / student_macs:.1f}x fewer)
 - Inputs: {inputs}
-- Training: {steps} steps at batch size {config.batch_size}, L1 weight {config.lambda_l1} plus (1 - SSIM)
-  weight {config.lambda_ssim} against the teacher's output, Adam lr {config.lr}, exponential moving average
-  of the weights (decay {config.ema_decay}), mixed precision {precision}{start}{losses}
+- Training: {steps} steps at batch size {config.batch_size}, {loss_terms(config)} against the teacher's output,
+  Adam lr {config.lr}, exponential moving average of the weights (decay {config.ema_decay}),
+  mixed precision {precision}{start}{losses}
 - Teacher outputs: {targets}
 - Working resolution: {teacher.image_size} px, as the teacher
 {data}"""
+
+
+def loss_terms(config: DistillConfig) -> str:
+    """Name the losses a run uses, with their weights, for its model card."""
+    terms = [(config.lambda_l1, "L1"), (config.lambda_ssim, "(1 - SSIM)"),
+             (config.lambda_log_mse, "mean log10 MSE per image")]
+    return " plus ".join(f"{label} weight {weight}" for weight, label in terms if weight > 0)
 
 
 def distill(config: DistillConfig, *, resume: str | None = None) -> Path | None:
