@@ -88,7 +88,7 @@ def test_cache_fallbacks(teacher, tmp_path, caplog):
     not_square = make_dataset(tmp_path / "wide", size=(40, 36))
     distiller = Distiller(config_for(teacher, not_square, tmp_path / "run1"))
     assert distiller.caches == {}  # non-square images are randomly cropped
-    assert set(distiller.loaders) == {"AtoB", "BtoA"}
+    assert set(distiller.loaders) == {("AtoB", "own"), ("BtoA", "own")}
     AcceleratorState._reset_state(True)
     square = make_dataset(tmp_path / "square", size=(32, 32))
     with caplog.at_level("INFO"):
@@ -201,7 +201,9 @@ def test_cycle_inputs_are_the_other_directions_translations(teacher, tmp_path):
     distiller = Distiller(config_for(teacher, data, run, cycle_inputs=True, steps=2, decay_steps=1))
     # AtoB learns from its 6 training and 2 extra images and from BtoA's translations of the 6 B images.
     assert distiller.input_counts == {"AtoB": 14, "BtoA": 14}
-    assert len(distiller.caches["AtoB"]) == len(distiller.caches["BtoA"]) == 14
+    assert (len(distiller.caches["AtoB"]), len(distiller.cycle_caches["AtoB"])) == (8, 6)
+    assert (len(distiller.caches["BtoA"]), len(distiller.cycle_caches["BtoA"])) == (6, 8)
+    assert distiller.batch_split == {"own": 3, "cycle": 1}  # cycle_share 0.25 of 4
     made = sorted(path.relative_to(run / "cycle_inputs").as_posix() for path in (run / "cycle_inputs").rglob("*.png"))
     assert made == sorted([f"BtoA/trainA/a{i:02d}.png.png" for i in range(6)] + ["BtoA/extraA/x0.png.png",
                           "BtoA/extraA/x1.png.png"] + [f"AtoB/trainB/b{i:02d}.jpg.png" for i in range(6)])
@@ -210,7 +212,10 @@ def test_cycle_inputs_are_the_other_directions_translations(teacher, tmp_path):
         expected = to_uint8(run_generator(generator, to_tensor(open_image(data / "trainA" / "a03.png"))[None])[0])
     written = np.asarray(Image.open(run / "cycle_inputs" / "BtoA" / "trainA" / "a03.png.png"))
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1
-    assert any(torch.equal(image, to_tensor(Image.fromarray(written))) for image in distiller.caches["BtoA"].inputs)
+    assert any(torch.equal(image, to_tensor(Image.fromarray(written)))
+               for image in distiller.cycle_caches["BtoA"].inputs)
+    losses = distiller.train_step()
+    assert set(losses) == {"AtoB_l1", "AtoB_ssim_loss", "BtoA_l1", "BtoA_ssim_loss"}
 
     # A new start in the same folder reuses the files; another teacher is refused.
     stamps = {path: path.stat().st_mtime_ns for path in (run / "cycle_inputs").rglob("*.png")}
@@ -231,7 +236,8 @@ def test_cycle_inputs_are_the_other_directions_translations(teacher, tmp_path):
 def test_cycle_inputs_without_cache_and_one_direction(teacher, tmp_path):
     data = make_dataset(tmp_path / "data", size=(48, 36))  # not square: the teacher runs at every step
     distiller = Distiller(config_for(teacher, data, tmp_path / "run", cycle_inputs=True))
-    assert distiller.caches == {}
+    assert distiller.caches == {} and distiller.cycle_caches == {}
+    assert set(distiller.loaders) == {("AtoB", "own"), ("AtoB", "cycle"), ("BtoA", "own"), ("BtoA", "cycle")}
     sizes = {Image.open(path).size for path in (tmp_path / "run" / "cycle_inputs").rglob("*.png")}
     assert sizes == {(43, 32)}  # resized to the load size (32), as the loader would
     first = sum(float(v) for v in distiller.train_step().values())
@@ -307,6 +313,8 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", lambda_l1=0.0, lambda_ssim=0.0, lambda_log_mse=0.0)
     with pytest.raises(ValueError, match="must be 0 or more"):
         config_for(teacher, tmp_path, tmp_path / "run", lambda_log_mse=-1)
+    with pytest.raises(ValueError, match="cycle_share 0.1 of batch_size 4 gives 0 cycle inputs per batch"):
+        config_for(teacher, tmp_path, tmp_path / "run", cycle_inputs=True, cycle_share=0.1)
 
 
 def test_log_mse_loss_is_minus_a_tenth_of_the_mean_psnr(teacher, tmp_path):

@@ -83,6 +83,7 @@ class DistillConfig(ConfigFile):
     cache_limit_gb: float = 4.0  # GiB per direction for the cached inputs and teacher outputs
     extra_inputs: bool = True  # also learn from --data's extraA/ and extraB/ where they exist
     cycle_inputs: bool = False  # also learn from the teacher's translations of the other domain's inputs
+    cycle_share: float = 0.25  # part of each batch drawn from the cycle inputs
     init_from: str = ""  # weights folder of an earlier student of the same shape to start from
 
     HELP: ClassVar[dict[str, str]] = {
@@ -105,6 +106,7 @@ class DistillConfig(ConfigFile):
         "extra_inputs": "also feed the teacher the images in extraA/ and extraB/ where they exist",
         "cycle_inputs": "also feed each direction the teacher's translations of the other domain's inputs, made "
                         "once into OUTPUT_DIR/cycle_inputs/; this doubles the inputs and needs both directions",
+        "cycle_share": "with cycle_inputs, the part of each batch drawn from them (rounded to whole images)",
         "init_from": "weights folder or model name of an earlier student of the same shape to start from",
         "trackers": "comma-separated Accelerate tracker names, or none",
     }
@@ -129,12 +131,22 @@ class DistillConfig(ConfigFile):
             listed = ", ".join(f"{name} {value}" for name, value in weights.items())
             raise ValueError(f"Invalid distillation config: the loss weights must be 0 or more and at least one "
                              f"above 0, got {listed}")
+        if self.cycle_inputs and not 1 <= self.cycle_batch <= self.batch_size - 1:
+            raise ValueError(f"Invalid distillation config: cycle_share {self.cycle_share} of batch_size "
+                             f"{self.batch_size} gives {self.cycle_batch} cycle inputs per batch; it must give at "
+                             "least 1 and leave at least 1 other image. Raise batch_size or change cycle_share.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"Invalid distillation config: ema_decay must be at least 0 and below 1, got "
                              f"{self.ema_decay}. Use 0.999 for long runs, or 0 to export the raw weights.")
         for name in ("log_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Invalid distillation config: {name} must be at least 1, got {getattr(self, name)}")
+
+
+    @property
+    def cycle_batch(self) -> int:
+        """Cycle inputs in each batch of a direction, with ``cycle_inputs``."""
+        return round(self.batch_size * self.cycle_share)
 
 
 class TeacherCache:
@@ -281,8 +293,15 @@ class Distiller:
         for ema in self.emas.values():
             ema.to(device)
         root = Path(config.data)
-        self.loaders = {}
-        self.caches: dict[str, TeacherCache] = {}
+        # Each direction draws from its own inputs and, with cycle_inputs, from the other
+        # direction's translations: each pool from a cache of teacher outputs where possible,
+        # else from a loader, with the teacher run at every step.
+        self.batch_split = {"own": config.batch_size}
+        if config.cycle_inputs:
+            self.batch_split = {"own": config.batch_size - config.cycle_batch, "cycle": config.cycle_batch}
+        self.loaders: dict[tuple[str, str], object] = {}
+        self.caches: dict[str, TeacherCache] = {}  # own inputs
+        self.cycle_caches: dict[str, TeacherCache] = {}
         self.input_split: dict[str, tuple[int, int]] = {}  # training and extra images per direction
         inputs = {direction: self._inputs(root, direction) for direction in self.directions}
         self.cycle_counts: dict[str, int] = {}  # the teacher's translations of the other domain, per direction
@@ -290,16 +309,20 @@ class Distiller:
         for index, direction in enumerate(self.directions):
             training, extra = inputs[direction]
             self.input_split[direction] = (len(training), len(extra))
-            files = training + extra + cycled.get(direction, [])
-            cache = self._cache_for(direction, files)
-            if cache is not None:
-                self.caches[direction] = cache
-                continue
-            self.loaders[direction] = iter(make_loader(
-                files, min_side=self.load_size, batch_size=config.batch_size, seed=config.seed * 2 + index,
-                rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
-                start_batch=self.step, num_workers=config.num_workers,
-            ))
+            pools = {"own": (training + extra, self.caches, direction)}
+            if direction in cycled:
+                pools["cycle"] = (cycled[direction], self.cycle_caches, f"{direction} cycle inputs")
+            for pool, (files, caches, label) in pools.items():
+                cache = self._cache_for(direction, files, label)
+                if cache is not None:
+                    caches[direction] = cache
+                    continue
+                self.loaders[direction, pool] = iter(make_loader(
+                    files, min_side=self.load_size, batch_size=self.batch_split[pool],
+                    seed=config.seed * 2 + index + (1000 if pool == "cycle" else 0),
+                    rank=self.accelerator.process_index, world_size=self.accelerator.num_processes,
+                    start_batch=self.step, num_workers=config.num_workers,
+                ))
 
     @property
     def input_counts(self) -> dict[str, int]:
@@ -410,32 +433,35 @@ class Distiller:
             self.emas[direction].load_state_dict(earlier.state_dict())
         logger.info("Students start from %s", folder, main_process_only=True)
 
-    def _cache_for(self, direction: str, files: list[Path]) -> TeacherCache | None:
-        """This process's share of ``files`` with the teacher's translations, when caching applies."""
+    def _cache_for(self, direction: str, files: list[Path], label: str) -> TeacherCache | None:
+        """This process's share of ``files`` with the teacher's translations, when caching applies.
+
+        ``label`` names the inputs in the log: the direction, or its cycle inputs.
+        """
         config, accelerator = self.config, self.accelerator
         if not config.cache_teacher:
-            logger.info("%s: cache_teacher is off, so the teacher runs at every step", direction,
+            logger.info("%s: cache_teacher is off, so the teacher runs at every step", label,
                         main_process_only=True)
             return None
         if self.load_size != self.crop_size:
             logger.info("%s: load_size %d differs from crop_size %d, so crops are random and the teacher runs at "
-                        "every step", direction, self.load_size, self.crop_size, main_process_only=True)
+                        "every step", label, self.load_size, self.crop_size, main_process_only=True)
             return None
         shard = files[accelerator.process_index :: accelerator.num_processes]
         needed = cache_bytes(len(shard), self.crop_size)
         if needed > config.cache_limit_gb * 2**30:
             logger.info("%s: caching the teacher's translations would take %.2f GiB (limit cache_limit_gb=%g GiB); "
-                        "the teacher runs at every step instead", direction, needed / 2**30, config.cache_limit_gb,
+                        "the teacher runs at every step instead", label, needed / 2**30, config.cache_limit_gb,
                         main_process_only=True)
             return None
         started = time.perf_counter()
         cache = build_teacher_cache(self.teachers[direction], shard, size=self.crop_size, device=accelerator.device,
-                                    description=f"teacher {direction}",
+                                    description=f"teacher {label}",
                                     show_progress=accelerator.is_main_process,
                                     mirror_average=self.teacher_info.mirror_average)
         if cache is not None:
             logger.info("%s: cached the teacher's translations of %d images and their mirrors (%.0f MiB) in %.0f s",
-                        direction, len(cache), needed / 2**20, time.perf_counter() - started,
+                        label, len(cache), needed / 2**20, time.perf_counter() - started,
                         main_process_only=True)
         return cache
 
@@ -459,6 +485,16 @@ class Distiller:
         with self.accelerator.autocast():
             return self.teacher_networks[direction](real).float()
 
+    def _batch(self, direction: str, pool: str, count: int, generator: torch.Generator,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``count`` inputs of ``direction`` from ``pool`` (own or cycle) and the teacher's translations of them."""
+        cache = (self.caches if pool == "own" else self.cycle_caches).get(direction)
+        if cache is not None:
+            return cache.sample(count, generator, flip=self.config.flip)
+        real = augment(next(self.loaders[direction, pool]), load_size=self.load_size, crop_size=self.crop_size,
+                       flip=self.config.flip, generator=generator, device=self.accelerator.device)
+        return real, self.teacher_output(direction, real)
+
     def train_step(self) -> dict[str, torch.Tensor]:
         """One update of every student on a batch of its teacher's translations; returns the losses."""
         config, accelerator = self.config, self.accelerator
@@ -468,12 +504,9 @@ class Distiller:
         totals: dict[str, torch.Tensor] = {}
         loss = 0
         for direction in self.directions:
-            if direction in self.caches:
-                real, target = self.caches[direction].sample(config.batch_size, generator, flip=config.flip)
-            else:
-                real = augment(next(self.loaders[direction]), load_size=self.load_size, crop_size=self.crop_size,
-                               flip=config.flip, generator=generator, device=accelerator.device)
-                target = self.teacher_output(direction, real)
+            parts = [self._batch(direction, pool, count, generator) for pool, count in self.batch_split.items()]
+            real = torch.cat([real for real, _ in parts])
+            target = torch.cat([target for _, target in parts])
             with accelerator.autocast():
                 output = self.students[direction](real)
             losses = distillation_losses(output, target, config)
