@@ -7,8 +7,8 @@ the mirror image's translation, and one pass of the teacher's generator), and bo
 and SSIM against the true counterparts. It writes those figures into the model card and
 ``evaluation.json``.
 
-    python scripts/package_emoji_fast_model.py runs/emoji-fast3 data/emoji weights/emoji-fast \
-        --wall-minutes 56 54 31 --hardware "2-core CPUs, bf16 where native, else fp32"
+    python scripts/package_emoji_fast_model.py runs/emoji-fast4 data/emoji weights/emoji-fast \
+        --wall-minutes 56 54 31 MINUTES --hardware "2-core CPUs, bf16 where native, else fp32"
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from translate.weights import load_generator, read_model_info, save_weights  # n
 REPO = Path(__file__).resolve().parent.parent
 FOLDERS = {"AtoB": ("testA", "testB"), "BtoA": ("testB", "testA")}
 # The stages in order. Each starts from the student of the one before, and the run packaged is the last.
-STAGES = ("configs/emoji-fast.yaml", "configs/emoji-fast-finetune.yaml", "configs/emoji-fast-mirror.yaml")
-STAGE_RUNS = ("runs/emoji-fast", "runs/emoji-fast2", "runs/emoji-fast3")
+STAGES = ("configs/emoji-fast.yaml", "configs/emoji-fast-finetune.yaml", "configs/emoji-fast-mirror.yaml",
+          "configs/emoji-fast-cycle.yaml")
+STAGE_RUNS = ("runs/emoji-fast", "runs/emoji-fast2", "runs/emoji-fast3", "runs/emoji-fast4")
+STAGE_COUNT = ("one", "two", "three", "four", "five")[len(STAGES) - 1]
 
 
 def psnr_to_teacher(student: Path, teacher: Path, data: Path, direction: str, *, mirror_average: bool | None = None,
@@ -116,7 +118,7 @@ higher SSIM are better); "best" is the best model as shipped.
 
 {table}
 
-Distillation in three stages, {sum(args.wall_minutes):.0f} minutes in all ({minutes}).
+Distillation in {STAGE_COUNT} stages, {sum(args.wall_minutes):.0f} minutes in all ({minutes}).
 Hardware: {args.hardware}. `mixed_precision: auto` in the configs picks bf16 where the CPU runs it natively,
 else fp32:
 
@@ -124,7 +126,10 @@ else fp32:
 
 The first stage learns from the teacher's training images only; the second adds `extraA/` and
 `extraB/` of `scripts/prepare_emoji.py` (the training emoji in their other style). The third
-learns the teacher's mirror-averaged output. No held-out emoji is an input to any of them.
+learns the teacher's mirror-averaged output. The fourth trains on the mean log-MSE per image
+(minus a tenth of the mean PSNR) and adds, as a quarter of each batch, the teacher's
+translations of the other domain's inputs (`cycle_inputs`). No held-out emoji is an input to
+any of them, nor a translation of one.
 Weights stored as float16.
 """
     (args.output / "README.md").write_text(card, encoding="utf-8")

@@ -225,7 +225,7 @@ def test_cycle_inputs_are_the_other_directions_translations(teacher, tmp_path):
     other = tmp_path / "other-teacher"
     shutil.copytree(teacher, other)
     AcceleratorState._reset_state(True)
-    with pytest.raises(ValueError, match="holds translations made by another teacher or load size"):
+    with pytest.raises(ValueError, match="holds cycle inputs made with another teacher or load size"):
         Distiller(config_for(other, data, run, cycle_inputs=True))
     card = (again.fit() / "README.md").read_text()
     assert ("14 images for AtoB (6 training, 2 extra, 6 cycle), 14 images for BtoA (6 training, 8 cycle)"

@@ -224,9 +224,9 @@ def build_teacher_cache(
 def distillation_losses(output: torch.Tensor, target: torch.Tensor, config: DistillConfig) -> dict[str, torch.Tensor]:
     """The weighted losses of a student output against the teacher's, both on [-1, 1] images.
 
-    ``l1``; ``ssim_loss``, 1 - SSIM; ``log_mse``, the mean over images of log10 of each image's
-    MSE on the [0, 1] scale, which is minus a tenth of the mean PSNR the evaluation reports.
-    A loss whose weight is 0 is left out.
+    The losses are ``l1``, ``ssim_loss`` (1 - SSIM) and ``log_mse``. ``log_mse`` is the mean over
+    images of log10 of each image's MSE on the [0, 1] scale: minus a tenth of the mean PSNR that
+    the evaluation reports. A loss whose weight is 0 is left out.
     """
     output, target = output.float(), target.float()
     losses = {}
@@ -360,7 +360,7 @@ class Distiller:
                  "load_size": self.load_size}
         stamp_file = root / "made_by.json"
         if stamp_file.is_file() and json.loads(stamp_file.read_text(encoding="utf-8")) != stamp:
-            raise ValueError(f"{root} holds translations made by another teacher or load size "
+            raise ValueError(f"{root} holds cycle inputs made with another teacher or load size "
                              f"({stamp_file.read_text(encoding='utf-8').strip()}). Delete that folder, or use a new "
                              "--output_dir.")
         accelerator.wait_for_everyone()
@@ -368,7 +368,7 @@ class Distiller:
             root.mkdir(parents=True, exist_ok=True)
             stamp_file.write_text(json.dumps(stamp) + "\n", encoding="utf-8")
         data = Path(self.config.data)
-        made: dict[str, list[Path]] = {}
+        cycle_files: dict[str, list[Path]] = {}
         for source in self.directions:
             target = OTHER_DIRECTION[source]  # the student that learns from these translations
             files = inputs[source][0] + inputs[source][1]
@@ -377,12 +377,12 @@ class Distiller:
             self._translate_files(self.teacher_networks[source], files, names,
                                   todo[accelerator.process_index :: accelerator.num_processes],
                                   description=f"teacher {source} for {target}")
-            made[target] = names
+            cycle_files[target] = names
             self.cycle_counts[target] = len(names)
             logger.info("%s: %d more inputs, the teacher's %s translations of the %s inputs, in %s", target,
                         len(names), source, source, root / target, main_process_only=True)
         accelerator.wait_for_everyone()
-        return made
+        return cycle_files
 
     @torch.no_grad()
     def _translate_files(self, network: torch.nn.Module, files: list[Path], names: list[Path], todo: list[int], *,
