@@ -208,6 +208,12 @@ def test_training_precision_choices(monkeypatch, caplog):
     assert "emulated and about 10x slower than fp32" in caplog.text
     assert "bf16 mixed precision (--mixed_precision bf16) is emulated" in caplog.text
     assert "Use --mixed_precision auto or fp32" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("RANK", "1")  # another process of a launch: only the first one warns
+    with caplog.at_level("WARNING", logger="translate.training"):
+        assert training_precision("bf16", cpu, native_bf16=False) == "bf16"
+    assert not caplog.records
+    monkeypatch.setenv("RANK", "0")
 
     # accelerate launch --mixed_precision reaches the script as this variable; it applies where the
     # run's own setting is the default, no.

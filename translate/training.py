@@ -121,6 +121,15 @@ def training_device() -> torch.device:
     return torch.device("cpu")
 
 
+def first_process() -> bool:
+    """Whether this is the first process of a launch (or the only one), before Accelerate starts.
+
+    ``accelerate launch`` and ``torchrun`` set ``RANK`` in each process's environment, so a
+    message printed only where this is true appears once per run instead of once per process.
+    """
+    return os.environ.get("RANK", "0") == "0"
+
+
 def training_precision(requested: str, device: torch.device, *, native_bf16: bool | None = None) -> str:
     """Return the Accelerate mixed-precision mode (``no``, ``bf16`` or ``fp16``) a run should use.
 
@@ -135,7 +144,8 @@ def training_precision(requested: str, device: torch.device, *, native_bf16: boo
     if requested == "no":
         launcher = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").lower()
         if launcher in ("bf16", "fp16"):
-            precision_logger.info("Mixed precision %s, as accelerate launch sets it", launcher)
+            if first_process():
+                precision_logger.info("Mixed precision %s, as accelerate launch sets it", launcher)
             requested, source = launcher, "accelerate launch --mixed_precision"
     if requested == "fp32":
         return "no"
@@ -146,7 +156,7 @@ def training_precision(requested: str, device: torch.device, *, native_bf16: boo
         native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
         if requested == "auto":
             return "bf16" if native else "no"
-        if not native:
+        if not native and first_process():
             precision_logger.warning("This CPU has no native bf16 (neither AVX-512 BF16 nor AMX), so bf16 mixed "
                                      "precision (%s bf16) is emulated and about %dx slower than fp32 here. Use "
                                      "--mixed_precision auto or fp32.", source, EMULATED_BF16_SLOWDOWN)
