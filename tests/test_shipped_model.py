@@ -109,6 +109,8 @@ def test_best_model_mirror_average(scores):
     assert not read_model_info(resolve_model("emoji-fast")).mirror_average
     one_pass = evaluate_model(resolve_model("emoji"), HELDOUT, precision="fp32", mirror_average=False)
     for direction in ("AtoB", "BtoA"):
+        assert scores[direction]["mirror_average"] is True
+        assert one_pass[direction]["mirror_average"] is False
         # As shipped (both orientations averaged) against one pass, on the committed held-out pairs.
         assert scores[direction]["model"]["ssim"] > one_pass[direction]["model"]["ssim"] + 0.005
         assert scores[direction]["model"]["l1"] < one_pass[direction]["model"]["l1"]
@@ -117,3 +119,22 @@ def test_best_model_mirror_average(scores):
     spec.loader.exec_module(app)
     assert "averaged with its translation of the mirror image" in app.model_summary("emoji")
     assert "mirror" not in app.model_summary("emoji-fast")
+
+
+def test_evaluate_command_says_when_it_averages(tmp_path):
+    import json
+    import subprocess
+
+    from tests.conftest import PYTHON, subprocess_env
+
+    command = [PYTHON, "-m", "translate.cli.evaluate", "--model", "emoji", "--data", str(HELDOUT), "--limit", "2"]
+    averaged = subprocess.run([*command, "--json", str(tmp_path / "on.json")], cwd=REPO, env=subprocess_env(),
+                              capture_output=True, text=True, timeout=300)
+    assert averaged.returncode == 0, averaged.stderr
+    assert ("AtoB and BtoA: each translation averaged with that of the mirror image, as the model's config.json "
+            "sets it") in averaged.stdout
+    assert json.loads((tmp_path / "on.json").read_text())["BtoA"]["mirror_average"] is True
+    one_pass = subprocess.run([*command, "--mirror-average", "off"], cwd=REPO, env=subprocess_env(),
+                              capture_output=True, text=True, timeout=300)
+    assert one_pass.returncode == 0, one_pass.stderr
+    assert "mirror image" not in one_pass.stdout

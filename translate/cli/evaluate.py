@@ -40,6 +40,8 @@ def evaluate_model(
 
     Returns ``{direction: {"model": ..., "baseline": ...}}`` with paired scores where the test set
     is paired, and ``{direction: {"unpaired": ...}}`` FID/KID scores where features are available.
+    Each direction also records ``mirror_average``: whether its translations were averaged with
+    those of the mirror images.
     """
     from translate.evaluation import evaluate_paired, evaluate_unpaired, find_pairs
     from translate.inference import Translator
@@ -61,10 +63,10 @@ def evaluate_model(
             paired = True
         except ValueError:
             paired = False
-        entry: dict = {}
+        entry: dict = {"mirror_average": translator.mirror_average}
         if paired:
             scores, baseline = evaluate_paired(translator.translate_tensor, source, target, limit=limit)
-            entry = {"model": scores.as_dict(), "baseline": baseline.as_dict()}
+            entry.update(model=scores.as_dict(), baseline=baseline.as_dict())
         if feature_fn is not None:
             entry["unpaired"] = evaluate_unpaired(translator.run, source, target, feature_fn, limit=limit)
         elif not paired:
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             u = rows["unpaired"]
             print(f"{direction}: FID {u['fid']:.2f} (untranslated {u['baseline_fid']:.2f}), "
                   f"KID {u['kid']:.4f} +- {u['kid_std']:.4f} (untranslated {u['baseline_kid']:.4f})")
+    averaged = [direction for direction, rows in results.items() if rows["mirror_average"]]
+    if averaged:
+        print(f"{' and '.join(averaged)}: each translation averaged with that of the mirror image, as the model's "
+              "config.json sets it (--mirror-average off scores one pass)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
