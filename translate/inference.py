@@ -202,8 +202,8 @@ def low_precision_network(generator: ResnetGenerator, dtype: torch.dtype) -> Mix
     ``PROBE_TOLERANCE_LEVELS`` of fp32. Otherwise the layers before the first residual block stay
     in fp32, provided that cuts the deviation by at least ``EXACT_LAYERS_MIN_GAIN``: a
     random-weight ResNet-9 deviates 1.2 levels in plain bf16 and 0.7 with those layers exact.
-    Where they gain less, they would cost time for little gain. The shipped models measure 0.21
-    to 0.53 levels and all run entirely in bf16. The check costs one fp32 and up to two
+    Where they gain less, they would cost time for little gain. The shipped models measure 0.20
+    to 0.40 levels and all run entirely in bf16. The check costs one fp32 and up to two
     low-precision passes at 128x128 when the network is built.
     """
     device = next(generator.parameters()).device

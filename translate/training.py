@@ -122,7 +122,7 @@ def training_device() -> torch.device:
 
 
 def first_process() -> bool:
-    """Whether this is the first process of a launch (or the only one), before Accelerate starts.
+    """Return whether this is the first process of a launch (or the only one), before Accelerate starts.
 
     ``accelerate launch`` and ``torchrun`` set ``RANK`` in each process's environment, so a
     message printed only where this is true appears once per run instead of once per process.
