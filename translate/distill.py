@@ -142,7 +142,6 @@ class DistillConfig(ConfigFile):
             if getattr(self, name) < 1:
                 raise ValueError(f"Invalid distillation config: {name} must be at least 1, got {getattr(self, name)}")
 
-
     @property
     def cycle_batch(self) -> int:
         """Cycle inputs in each batch of a direction, with ``cycle_inputs``."""
