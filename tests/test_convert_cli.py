@@ -121,6 +121,7 @@ def test_report_never_replaces_an_existing_file(weights, tmp_path):
     first = json.loads(report.read_text())
     assert first["summary"] == {"converted": 1, "already_done": 0, "failed": 0, "ignored": 0}
     assert first["settings"]["direction"] == "AtoB"
+    assert first["settings"]["model"] == str(weights)
     assert first["settings"]["mirror_average"] is False
     # Running the command again (to resume, say) keeps the first report and writes the next free name.
     completed = convert(root, tmp_path / "out", "--model", weights, "--report", report)

@@ -225,11 +225,18 @@ def test_cycle_inputs_are_the_other_directions_translations(teacher, tmp_path):
     other = tmp_path / "other-teacher"
     shutil.copytree(teacher, other)
     AcceleratorState._reset_state(True)
-    with pytest.raises(ValueError, match="holds cycle inputs made with another teacher or load size"):
+    refused = "holds cycle inputs made with another teacher, teacher weights, --data or load size"
+    with pytest.raises(ValueError, match=refused):
         Distiller(config_for(other, data, run, cycle_inputs=True))
+    moved = tmp_path / "data-copy"
+    shutil.copytree(data, moved)
+    AcceleratorState._reset_state(True)
+    with pytest.raises(ValueError, match=refused):
+        Distiller(config_for(teacher, moved, run, cycle_inputs=True))
     card = (again.fit() / "README.md").read_text()
     assert ("14 images for AtoB (6 training, 2 extra, 6 cycle), 14 images for BtoA (6 training, 8 cycle)"
             in card)
+    assert "(its AtoB outputs are inputs for BtoA, and back), 1 of each batch of 4\n" in card
     assert read_model_info(run / "weights").extra["inputs"] == {"AtoB": 14, "BtoA": 14}
 
 
@@ -311,10 +318,16 @@ def test_invalid_intervals_are_rejected(teacher, tmp_path):
         config_for(teacher, tmp_path, tmp_path / "run", mixed_precision="fp8")
     with pytest.raises(ValueError, match="one above 0, got lambda_l1 0.0, lambda_ssim 0.0, lambda_log_mse 0.0"):
         config_for(teacher, tmp_path, tmp_path / "run", lambda_l1=0.0, lambda_ssim=0.0, lambda_log_mse=0.0)
-    with pytest.raises(ValueError, match="must be 0 or more"):
+    with pytest.raises(ValueError, match="0 or more, and at least one above 0, got .* lambda_log_mse -1.0"):
         config_for(teacher, tmp_path, tmp_path / "run", lambda_log_mse=-1)
     with pytest.raises(ValueError, match="cycle_share 0.1 of batch_size 4 gives 0 cycle inputs per batch"):
         config_for(teacher, tmp_path, tmp_path / "run", cycle_inputs=True, cycle_share=0.1)
+    for share in (1.0, -0.5):
+        with pytest.raises(ValueError, match=f"cycle_share must be above 0 and below 1 .*, got {share}"):
+            config_for(teacher, tmp_path, tmp_path / "run", cycle_share=share)
+    with pytest.raises(ValueError, match="must be finite, 0 or more"):
+        config_for(teacher, tmp_path, tmp_path / "run", lambda_l1=float("nan"))
+    assert config_for(teacher, tmp_path, tmp_path / "run", batch_size=10).cycle_batch == 3  # 2.5 rounds up
 
 
 def test_log_mse_loss_is_minus_a_tenth_of_the_mean_psnr(teacher, tmp_path):

@@ -6,6 +6,8 @@ Twemoji, from the test split of ``scripts/prepare_emoji.py``. No training image 
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.conftest import REPO
@@ -100,6 +102,9 @@ def test_variant_names_and_folders(tmp_path):
         with_variant(str(tmp_path / "mine"), "fast")
     with pytest.raises(ValueError, match="best or fast"):
         with_variant("emoji", "fastest")
+    student = tmp_path / "my-student"  # a distilled folder is its own fast variant, wherever it lies
+    shutil.copytree(REPO / "weights" / "emoji-fast", student)
+    assert with_variant(str(student), "fast") == str(student)
 
 
 def test_best_model_mirror_average(scores):
@@ -131,10 +136,14 @@ def test_evaluate_command_says_when_it_averages(tmp_path):
     averaged = subprocess.run([*command, "--json", str(tmp_path / "on.json")], cwd=REPO, env=subprocess_env(),
                               capture_output=True, text=True, timeout=300)
     assert averaged.returncode == 0, averaged.stderr
-    assert ("AtoB and BtoA: each translation averaged with that of the mirror image, as the model's config.json "
-            "sets it") in averaged.stdout
+    assert ("Translations: AtoB and BtoA averaged with the mirror image, as the model's config.json sets it; "
+            "--mirror-average on or off overrides it") in averaged.stdout
     assert json.loads((tmp_path / "on.json").read_text())["BtoA"]["mirror_average"] is True
     one_pass = subprocess.run([*command, "--mirror-average", "off"], cwd=REPO, env=subprocess_env(),
                               capture_output=True, text=True, timeout=300)
     assert one_pass.returncode == 0, one_pass.stderr
-    assert "mirror image" not in one_pass.stdout
+    assert "Translations: AtoB and BtoA in one pass, as --mirror-average off asks" in one_pass.stdout
+    fast = subprocess.run([*command[:4], "emoji-fast", *command[5:]], cwd=REPO, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert fast.returncode == 0, fast.stderr
+    assert "Translations: AtoB and BtoA in one pass, as the model's config.json sets it" in fast.stdout

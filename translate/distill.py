@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from translate import __version__
 from translate.checkpoint import check_new_run, load_checkpoint, resolve_resume, save_checkpoint
 from translate.config import MIXED_PRECISION_CHOICES, MIXED_PRECISION_HELP, ConfigFile
 from translate.data import ImageFolderDataset, augment, make_loader, resize_shorter, scan_domain
+from translate.download import file_sha256
 from translate.ema import EMA
 from translate.flops import count_macs
 from translate.image_io import list_images, save_image, to_pil
@@ -99,14 +101,16 @@ class DistillConfig(ConfigFile):
         "lambda_l1": "weight of the L1 loss against the teacher's output",
         "lambda_ssim": "weight of the (1 - SSIM) loss against the teacher's output",
         "lambda_log_mse": "weight of the mean over images of log10 of each image's MSE against the teacher's "
-                          "output: minus a tenth of the mean PSNR, so it raises that directly (negative values)",
+                          "output: minus a tenth of the mean PSNR, so it raises that directly (its logged value is "
+                          "negative)",
         "mixed_precision": MIXED_PRECISION_HELP,
         "cache_teacher": "translate every input once and keep the results in memory, where crops allow",
         "cache_limit_gb": "GiB per direction the cache may take before the teacher runs at every step",
         "extra_inputs": "also feed the teacher the images in extraA/ and extraB/ where they exist",
         "cycle_inputs": "also feed each direction the teacher's translations of the other domain's inputs, made "
                         "once into OUTPUT_DIR/cycle_inputs/; this doubles the inputs and needs both directions",
-        "cycle_share": "with cycle_inputs, the part of each batch drawn from them (rounded to whole images)",
+        "cycle_share": "with cycle_inputs, the part of each batch drawn from them, above 0 and below 1 (rounded "
+                       "to the nearest whole image, halves up)",
         "init_from": "weights folder or model name of an earlier student of the same shape to start from",
         "trackers": "comma-separated Accelerate tracker names, or none",
     }
@@ -127,14 +131,20 @@ class DistillConfig(ConfigFile):
         if self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"Invalid distillation config: batch_size {self.batch_size}, lr {self.lr}")
         weights = {name: getattr(self, name) for name in ("lambda_l1", "lambda_ssim", "lambda_log_mse")}
-        if any(value < 0 for value in weights.values()) or not any(value > 0 for value in weights.values()):
+        if (not all(math.isfinite(value) and value >= 0 for value in weights.values())
+                or not any(value > 0 for value in weights.values())):
             listed = ", ".join(f"{name} {value}" for name, value in weights.items())
-            raise ValueError(f"Invalid distillation config: the loss weights must be 0 or more and at least one "
-                             f"above 0, got {listed}")
+            raise ValueError(f"Invalid distillation config: the loss weights must be finite, 0 or more, and at "
+                             f"least one above 0, got {listed}. The defaults are lambda_l1 1.0 and lambda_ssim 0.5; "
+                             "for the PSNR-oriented loss alone use --lambda_l1 0 --lambda_ssim 0 --lambda_log_mse 1.")
+        if not 0 < self.cycle_share < 1:
+            raise ValueError(f"Invalid distillation config: cycle_share must be above 0 and below 1 (the part of each "
+                             f"batch drawn from the cycle inputs), got {self.cycle_share}. The default is 0.25.")
         if self.cycle_inputs and not 1 <= self.cycle_batch <= self.batch_size - 1:
             raise ValueError(f"Invalid distillation config: cycle_share {self.cycle_share} of batch_size "
                              f"{self.batch_size} gives {self.cycle_batch} cycle inputs per batch; it must give at "
-                             "least 1 and leave at least 1 other image. Raise batch_size or change cycle_share.")
+                             "least 1 and leave at least 1 other image. Raise batch_size, or move cycle_share "
+                             "towards 0.5.")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"Invalid distillation config: ema_decay must be at least 0 and below 1, got "
                              f"{self.ema_decay}. Use 0.999 for long runs, or 0 to export the raw weights.")
@@ -145,7 +155,7 @@ class DistillConfig(ConfigFile):
     @property
     def cycle_batch(self) -> int:
         """Cycle inputs in each batch of a direction, with ``cycle_inputs``."""
-        return round(self.batch_size * self.cycle_share)
+        return math.floor(self.batch_size * self.cycle_share + 0.5)
 
 
 class TeacherCache:
@@ -221,7 +231,7 @@ def build_teacher_cache(
 
 
 def distillation_losses(output: torch.Tensor, target: torch.Tensor, config: DistillConfig) -> dict[str, torch.Tensor]:
-    """The weighted losses of a student output against the teacher's, both on [-1, 1] images.
+    """Return the weighted losses of a student output against the teacher's, both on [-1, 1] images.
 
     The losses are ``l1``, ``ssim_loss`` (1 - SSIM) and ``log_mse``. ``log_mse`` is the mean over
     images of log10 of each image's MSE on the [0, 1] scale: minus a tenth of the mean PSNR that
@@ -355,11 +365,14 @@ class Distiller:
             raise ValueError(f"cycle_inputs needs a teacher with both directions; {self.teacher_folder} has only "
                              f"{', '.join(self.directions)}. Set cycle_inputs to false.")
         accelerator, root = self.accelerator, self.output_dir / "cycle_inputs"
+        weights = sorted(self.teacher_folder.glob("*.safetensors"))
         stamp = {"teacher": str(self.teacher_folder.resolve()), "mirror_average": self.teacher_info.mirror_average,
-                 "load_size": self.load_size}
+                 "load_size": self.load_size, "data": str(Path(self.config.data).resolve()),
+                 "teacher_weights": {path.name: file_sha256(path) for path in weights}}
         stamp_file = root / "made_by.json"
         if stamp_file.is_file() and json.loads(stamp_file.read_text(encoding="utf-8")) != stamp:
-            raise ValueError(f"{root} holds cycle inputs made with another teacher or load size "
+            raise ValueError(f"{root} holds cycle inputs made with another teacher, teacher weights, --data or load "
+                             "size "
                              f"({stamp_file.read_text(encoding='utf-8').strip()}). Delete that folder, or use a new "
                              "--output_dir.")
         accelerator.wait_for_everyone()
@@ -378,8 +391,9 @@ class Distiller:
                                   description=f"teacher {source} for {target}")
             cycle_files[target] = names
             self.cycle_counts[target] = len(names)
-            logger.info("%s: %d more inputs, the teacher's %s translations of the %s inputs, in %s", target,
-                        len(names), source, source, root / target, main_process_only=True)
+            logger.info("%s: %d more inputs, the teacher's %s translations of the %s inputs, in %s (%d made now, "
+                        "%d kept from before)", target, len(names), source, source, root / target, len(todo),
+                        len(names) - len(todo), main_process_only=True)
         accelerator.wait_for_everyone()
         return cycle_files
 
@@ -656,16 +670,19 @@ def distilled_model_card(
         inputs = f"{counts}: the images in trainA/ and trainB/ of `{config.data}`, and any in extraA/ and extraB/"
         if cycle_counts:
             inputs += (", and as cycle inputs the teacher's translations of the other direction's inputs (its "
-                       "AtoB outputs are inputs for BtoA, and back)")
+                       f"AtoB outputs are inputs for BtoA, and back), {config.cycle_batch} of each batch of "
+                       f"{config.batch_size}")
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
     losses = ""
-    log_mse_note = ", log_mse minus a tenth of the mean PSNR in dB" if config.lambda_log_mse > 0 else ""
+    notes = [note for weight, note in ((config.lambda_ssim, "ssim_loss is the (1 - SSIM) term"),
+                                       (config.lambda_log_mse, "log_mse is minus a tenth of the mean PSNR in dB"))
+             if weight > 0]
     if last_losses:
         listed = ", ".join(f"{name.removeprefix('loss/')} {value:.4f}" for name, value in sorted(last_losses.items())
                           if name.startswith("loss/"))
         losses = (f"\n- Last logged training loss against the teacher (step {last_losses['step']}, one batch, "
-                  f"before the moving average, times the loss weights above; ssim_loss is the (1 - SSIM) "
-                  f"term{log_mse_note}): {listed}")
+                  f"before the moving average, times the loss weights above{''.join('; ' + n for n in notes)}): "
+                  f"{listed}")
     described = [f"- {label}: {teacher.extra[key]}" for key, label in (("training_data", "Training data"),
                                                                       ("license", "Licence")) if key in teacher.extra]
     data = "\n".join(described) + "\n" if described else ""

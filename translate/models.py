@@ -11,6 +11,7 @@ Accepted, in this order:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from translate.zoo import PRETRAINED, cache_dir
@@ -60,6 +61,17 @@ def resolve_model(spec: str | Path | None) -> Path:
     )
 
 
+def is_fast_folder(path: Path) -> bool:
+    """Return whether ``path`` is a weights folder whose config.json marks it as the fast variant."""
+    config = path / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("variant") == "fast"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def with_variant(spec: str | None, variant: str) -> str:
     """Return the name of ``spec``'s ``fast`` or ``best`` variant among the shipped models.
 
@@ -74,6 +86,8 @@ def with_variant(spec: str | None, variant: str) -> str:
         raise ValueError(f"Unknown variant {variant!r}; use best or fast")
     if f"{base}-fast" in shipped_models():
         return f"{base}-fast"
+    if is_fast_folder(Path(spec)):
+        return spec  # already a distilled model
     folder = Path(base.rstrip("/\\"))
     sibling = folder.with_name(f"{folder.name}-fast")
     if folder.is_dir() and (sibling / "config.json").is_file():

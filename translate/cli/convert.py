@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.variant:
             args.model = with_variant(args.model, args.variant)
         if args.dry_run:
+            if args.report:
+                print(f"Dry run: no report is written to {args.report}.", file=sys.stderr)
             return print_plan(args)
         save_options = SaveOptions(jpeg_quality=args.jpeg_quality, webp_quality=args.webp_quality,
                                    keep_gps=args.keep_gps)
@@ -126,10 +128,13 @@ def main(argv: list[str] | None = None) -> int:
     report_failed = False
     if args.report:
         try:
-            settings = {"model": translator.description, "variant": translator.info.variant,
+            settings = {"model": str(args.model or "emoji"), "translation": translator.description,
+                        "variant": translator.info.variant,
                         "direction": args.direction, "device": str(translator.device),
                         "precision": translator.precision_description,
-                        "mirror_average": translator.mirror_average}
+                        "mirror_average": translator.mirror_average,
+                        "applies_to": "the files converted in this run; files already done keep the settings of "
+                                      "the run that made them"}
             written = result.write_report(args.report, settings)
             if written != args.report:
                 print(f"{args.report} exists and is kept; the report is {written}", file=sys.stderr)

@@ -79,6 +79,18 @@ def evaluate_model(
     return results
 
 
+def mirror_average_line(results: dict, option: str) -> str:
+    """Say which directions were scored mirror-averaged or in one pass, and whether the option or config.json chose."""
+    groups: dict[bool, list[str]] = {}
+    for direction, rows in results.items():
+        groups.setdefault(rows["mirror_average"], []).append(direction)
+    parts = [f"{' and '.join(directions)} " + ("averaged with the mirror image" if averaged else "in one pass")
+             for averaged, directions in groups.items()]
+    source = (f"as --mirror-average {option} asks" if option != "auto"
+              else "as the model's config.json sets it; --mirror-average on or off overrides it")
+    return f"Translations: {', '.join(parts)}, {source}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from translate.models import resolve_model
@@ -103,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             u = rows["unpaired"]
             print(f"{direction}: FID {u['fid']:.2f} (untranslated {u['baseline_fid']:.2f}), "
                   f"KID {u['kid']:.4f} +- {u['kid_std']:.4f} (untranslated {u['baseline_kid']:.4f})")
-    averaged = [direction for direction, rows in results.items() if rows["mirror_average"]]
-    if averaged:
-        print(f"{' and '.join(averaged)}: each translation averaged with that of the mirror image, as the model's "
-              "config.json sets it (--mirror-average off scores one pass)")
+    print(mirror_average_line(results, args.mirror_average))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
