@@ -136,8 +136,8 @@ def test_evaluate_command_says_when_it_averages(tmp_path):
     averaged = subprocess.run([*command, "--json", str(tmp_path / "on.json")], cwd=REPO, env=subprocess_env(),
                               capture_output=True, text=True, timeout=300)
     assert averaged.returncode == 0, averaged.stderr
-    assert ("Translations: AtoB and BtoA averaged with the mirror image, as the model's config.json sets it; "
-            "--mirror-average on or off overrides it") in averaged.stdout
+    assert ("Translations: AtoB and BtoA averaged with the mirror image, as the model's config.json sets it "
+            "(mirror_average, one pass where absent); --mirror-average on or off overrides it") in averaged.stdout
     assert json.loads((tmp_path / "on.json").read_text())["BtoA"]["mirror_average"] is True
     one_pass = subprocess.run([*command, "--mirror-average", "off"], cwd=REPO, env=subprocess_env(),
                               capture_output=True, text=True, timeout=300)

@@ -674,9 +674,10 @@ def distilled_model_card(
                        f"{config.batch_size}")
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""
     losses = ""
-    notes = [note for weight, note in ((config.lambda_ssim, "ssim_loss is the (1 - SSIM) term"),
-                                       (config.lambda_log_mse, "log_mse is minus a tenth of the mean PSNR in dB"))
-             if weight > 0]
+    notes = [note for weight, note in (
+        (config.lambda_ssim, "ssim_loss is the (1 - SSIM) term"),
+        (config.lambda_log_mse, "log_mse is, before its weight, minus a tenth of the mean PSNR in dB"),
+    ) if weight > 0]
     if last_losses:
         listed = ", ".join(f"{name.removeprefix('loss/')} {value:.4f}" for name, value in sorted(last_losses.items())
                           if name.startswith("loss/"))

@@ -87,7 +87,8 @@ def mirror_average_line(results: dict, option: str) -> str:
     parts = [f"{' and '.join(directions)} " + ("averaged with the mirror image" if averaged else "in one pass")
              for averaged, directions in groups.items()]
     source = (f"as --mirror-average {option} asks" if option != "auto"
-              else "as the model's config.json sets it; --mirror-average on or off overrides it")
+              else "as the model's config.json sets it (mirror_average, one pass where absent); --mirror-average on or "
+              "off overrides it")
     return f"Translations: {', '.join(parts)}, {source}"
 
 
