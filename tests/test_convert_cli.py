@@ -112,7 +112,7 @@ def test_report_path_that_is_a_folder_is_refused(photos, weights, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_report_never_replaces_an_existing_file(weights, tmp_path):
+def test_report_keeps_existing_file(weights, tmp_path):
     root = tmp_path / "clean"
     draw_shapes(root / "a.png", (16, 16), 0)
     report = tmp_path / "report.json"
@@ -126,7 +126,8 @@ def test_report_never_replaces_an_existing_file(weights, tmp_path):
     # Running the command again (to resume, say) keeps the first report and writes the next free name.
     completed = convert(root, tmp_path / "out", "--model", weights, "--report", report)
     assert completed.returncode == 0, completed.stderr
-    assert f"{report} exists and is kept; the report is {tmp_path / 'report-2.json'}" in completed.stderr
+    expected = f"{report} already exists and was kept, so the report was written to {tmp_path / 'report-2.json'}"
+    assert expected in completed.stderr
     assert json.loads(report.read_text()) == first
     second = json.loads((tmp_path / "report-2.json").read_text())
     assert second["summary"]["already_done"] == 1

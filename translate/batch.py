@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,10 +74,10 @@ class BatchResult:
         return sorted(rows, key=lambda row: row["input"])
 
     def write_report(self, path: Path, settings: dict | None = None) -> Path:
-        """Write every file's outcome as CSV (``.csv``) or JSON (any other extension); return the path written.
+        """Write every file's outcome as CSV (``.csv``) or JSON (any other extension), and return the path written.
 
-        An existing file is kept: the report then goes to the first free name ``NAME-2.csv``,
-        ``NAME-3.csv``, ... JSON reports also record ``settings`` (the model and how it ran).
+        An existing file is kept, and the report goes to the first free name ``NAME-2.csv``,
+        ``NAME-3.csv``, ... instead. JSON reports also record ``settings`` (the model and how it ran).
         """
         path = free_path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,10 +96,10 @@ class BatchResult:
         return path
 
 
-def free_path(path: Path) -> Path:
-    """Return ``path``, or ``NAME-2.EXT``, ``NAME-3.EXT``, ... beside it: the first name no file has."""
+def free_path(path: Path, taken: Callable[[Path], bool] = Path.exists) -> Path:
+    """Return ``path``, or else the first of ``NAME-2.EXT``, ``NAME-3.EXT``, ... beside it that is not ``taken``."""
     candidate, number = path, 1
-    while candidate.exists():
+    while taken(candidate):
         number += 1
         candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
     return candidate
@@ -158,10 +158,7 @@ def plan(input_dir: Path, output_dir: Path, output_format: str = "keep") -> tupl
         target = natural[source]
         if len(groups[str(target).casefold()]) > 1:
             target = target.with_name(f"{source.stem}_{source.suffix.lstrip('.')}{target.suffix}")
-        candidate, counter = target, 1
-        while str(candidate).casefold() in used_names:
-            counter += 1
-            candidate = target.with_name(f"{target.stem}-{counter}{target.suffix}")
+        candidate = free_path(target, lambda name: str(name).casefold() in used_names)
         used_names.add(str(candidate).casefold())
         jobs.append(Job(source, candidate))
     return jobs, ignored

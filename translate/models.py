@@ -11,7 +11,6 @@ Accepted, in this order:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from translate.zoo import PRETRAINED, cache_dir
@@ -63,12 +62,13 @@ def resolve_model(spec: str | Path | None) -> Path:
 
 def is_fast_folder(path: Path) -> bool:
     """Return whether ``path`` is a weights folder whose config.json marks it as the fast variant."""
-    config = path / "config.json"
-    if not config.is_file():
+    from translate.weights import read_model_info
+
+    if not (path / "config.json").is_file():
         return False
     try:
-        return json.loads(config.read_text(encoding="utf-8")).get("variant") == "fast"
-    except (OSError, ValueError, AttributeError):
+        return read_model_info(path).variant == "fast"
+    except (OSError, ValueError):
         return False
 
 
@@ -81,6 +81,8 @@ def with_variant(spec: str | None, variant: str) -> str:
     spec = str(spec or DEFAULT_MODEL)
     base = spec[: -len("-fast")] if spec.endswith("-fast") else spec
     if variant == "best":
+        # NOTE: a distilled folder outside weights/ is returned as it is, so "best" then runs the
+        # student; its teacher is named in its config.json but not looked up here.
         return base if base in shipped_models() else spec
     if variant != "fast":
         raise ValueError(f"Unknown variant {variant!r}; use best or fast")

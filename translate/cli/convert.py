@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "the run that made them"}
             written = result.write_report(args.report, settings)
             if written != args.report:
-                print(f"{args.report} exists and is kept; the report is {written}", file=sys.stderr)
+                print(f"{args.report} already exists and was kept, so the report was written to {written}",
+                      file=sys.stderr)
         except OSError as error:
             print(f"cyclegan-convert: error: cannot write the report {args.report}: {error}. The converted images "
                   "are kept.", file=sys.stderr)
