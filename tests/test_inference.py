@@ -191,8 +191,8 @@ def test_low_precision_form_follows_probe(monkeypatch):
     torch.manual_seed(0)
     wide = ResnetGenerator(GeneratorConfig(ngf=16, n_blocks=3)).eval()  # 0.71 levels in plain bf16, 0.36 mixed
     assert len(low_precision_network(wide, torch.bfloat16).exact) == 10
-    # Where the first layers in fp32 would cut the deviation by less than the required part, the
-    # whole network runs in bf16: here a gain of about half falls short of a required 0.6.
+    # Where fp32 first layers would cut the deviation by less than the required part, the whole
+    # network runs in bf16. Here they cut about half, short of a required 0.6.
     monkeypatch.setattr(translate.inference, "EXACT_LAYERS_MIN_GAIN", 0.6)
     assert len(low_precision_network(wide, torch.bfloat16).exact) == 0
     monkeypatch.undo()

@@ -126,7 +126,7 @@ def test_best_model_mirror_average(scores):
     assert "mirror" not in app.model_summary("emoji-fast")
 
 
-def test_evaluate_command_says_when_it_averages(tmp_path):
+def test_evaluate_reports_mirror_averaging(tmp_path):
     import json
     import subprocess
 

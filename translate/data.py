@@ -157,7 +157,7 @@ def make_loader(
 
 
 def resize_shorter(image: torch.Tensor, size: int, *, device: torch.device, minimum: int = 0) -> torch.Tensor:
-    """Resize a uint8 ``[3, H, W]`` image so its shorter side is ``size``; return ``[1, 3, H', W']`` in [-1, 1].
+    """Resize a uint8 ``[3, H, W]`` image so its shorter side is ``size``, as ``[1, 3, H', W']`` in [-1, 1].
 
     Neither side ends up below ``minimum``.
     """

@@ -302,9 +302,8 @@ class Distiller:
         for ema in self.emas.values():
             ema.to(device)
         root = Path(config.data)
-        # Each direction draws from its own inputs and, with cycle_inputs, from the other
-        # direction's translations: each pool from a cache of teacher outputs where possible,
-        # else from a loader, with the teacher run at every step.
+        # Each direction draws from its own inputs and, with cycle_inputs, from the other direction's
+        # translations. Each pool is cached where possible, else loaded with the teacher run per step.
         self.batch_split = {"own": config.batch_size}
         if config.cycle_inputs:
             self.batch_split = {"own": config.batch_size - config.cycle_batch, "cycle": config.cycle_batch}
@@ -313,8 +312,8 @@ class Distiller:
         self.cycle_caches: dict[str, TeacherCache] = {}
         self.input_split: dict[str, tuple[int, int]] = {}  # training and extra images per direction
         inputs = {direction: self._inputs(root, direction) for direction in self.directions}
-        self.cycle_counts: dict[str, int] = {}  # the teacher's translations of the other domain, per direction
         cycled = self._cycle_inputs(inputs) if config.cycle_inputs else {}
+        self.cycle_counts = {direction: len(files) for direction, files in cycled.items()}
         for index, direction in enumerate(self.directions):
             training, extra = inputs[direction]
             self.input_split[direction] = (len(training), len(extra))
@@ -369,11 +368,14 @@ class Distiller:
         stamp = {"teacher": str(self.teacher_folder.resolve()), "mirror_average": self.teacher_info.mirror_average,
                  "load_size": self.load_size, "data": str(Path(self.config.data).resolve()),
                  "teacher_weights": {path.name: file_sha256(path) for path in weights}}
+        # NOTE: the record names the --data folder but not its contents, so images replaced under
+        # the same path keep their earlier translations until cycle_inputs/ is deleted.
         stamp_file = root / "made_by.json"
-        if stamp_file.is_file() and json.loads(stamp_file.read_text(encoding="utf-8")) != stamp:
-            raise ValueError(f"{root} holds cycle inputs made with another teacher, teacher weights, --data or load "
-                             "size "
-                             f"({stamp_file.read_text(encoding='utf-8').strip()}). Delete that folder, or use a new "
+        recorded = json.loads(stamp_file.read_text(encoding="utf-8")) if stamp_file.is_file() else stamp
+        if recorded != stamp:
+            changed = ", ".join(key for key in stamp if recorded.get(key) != stamp[key])
+            raise ValueError(f"{root} contains cycle inputs made with a different {changed} (recorded in "
+                             f"{stamp_file.name}: {json.dumps(recorded)}). Delete that folder, or use a new "
                              "--output_dir.")
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
@@ -390,7 +392,6 @@ class Distiller:
                                   todo[accelerator.process_index :: accelerator.num_processes],
                                   description=f"teacher {source} for {target}")
             cycle_files[target] = names
-            self.cycle_counts[target] = len(names)
             logger.info("%s: %d more inputs, the teacher's %s translations of the %s inputs, in %s (%d made now, "
                         "%d kept from before)", target, len(names), source, source, root / target, len(todo),
                         len(names) - len(todo), main_process_only=True)
@@ -660,16 +661,20 @@ def distilled_model_card(
     inputs = f"the images in trainA/ and trainB/ of `{config.data}`"
     cycle_counts = cycle_counts or {}
     if input_split:
-        def split(direction: str, training: int, extra: int) -> str:
+        counts = []
+        for direction, (training, extra) in input_split.items():
             cycled = cycle_counts.get(direction, 0)
-            parts = [f"{training} training"] + [f"{extra} extra"] * bool(extra) + [f"{cycled} cycle"] * bool(cycled)
+            parts = [f"{training} training"]
+            if extra:
+                parts.append(f"{extra} extra")
+            if cycled:
+                parts.append(f"{cycled} cycle")
             detail = f" ({', '.join(parts)})" if len(parts) > 1 else ""
-            return f"{training + extra + cycled} images for {direction}{detail}"
-
-        counts = ", ".join(split(direction, *numbers) for direction, numbers in input_split.items())
-        inputs = f"{counts}: the images in trainA/ and trainB/ of `{config.data}`, and any in extraA/ and extraB/"
+            counts.append(f"{training + extra + cycled} images for {direction}{detail}")
+        inputs = (f"{', '.join(counts)}. They are the images in trainA/ and trainB/ of `{config.data}`, and any "
+                  "in extraA/ and extraB/")
         if cycle_counts:
-            inputs += (", and as cycle inputs the teacher's translations of the other direction's inputs (its "
+            inputs += (". The cycle inputs are the teacher's translations of the other direction's inputs (its "
                        f"AtoB outputs are inputs for BtoA, and back), {config.cycle_batch} of each batch of "
                        f"{config.batch_size}")
     start = f"\n- Started from the earlier student `{config.init_from}`" if config.init_from else ""

@@ -122,10 +122,9 @@ def training_device() -> torch.device:
 
 
 def first_process() -> bool:
-    """Return whether this is the first process of a launch (or the only one), before Accelerate starts.
+    """Return whether this is the first (or only) process of a launch, before Accelerate starts.
 
-    ``accelerate launch`` and ``torchrun`` set ``RANK`` in each process's environment, so a
-    message printed only where this is true appears once per run instead of once per process.
+    ``accelerate launch`` and ``torchrun`` set ``RANK`` in each process's environment.
     """
     return os.environ.get("RANK", "0") == "0"
 

@@ -80,7 +80,7 @@ def evaluate_model(
 
 
 def mirror_average_line(results: dict, option: str) -> str:
-    """Say which directions were scored mirror-averaged or in one pass, and whether the option or config.json chose."""
+    """Return one line naming the directions scored mirror-averaged or in one pass, and what chose that."""
     groups: dict[bool, list[str]] = {}
     for direction, rows in results.items():
         groups.setdefault(rows["mirror_average"], []).append(direction)
